@@ -1,0 +1,64 @@
+from django import forms
+from django.contrib import admin, messages
+
+from apps.common.admin import ReadOnlyAdmin
+from apps.inventory.models import Inventory, InventoryLog
+from apps.inventory.services import VersionConflict, inventory_set_available
+
+
+class InventoryForm(forms.ModelForm):
+    """Carries the version the operator saw, so a save over a newer change is refused."""
+
+    seen_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = Inventory
+        fields = ["product_id", "available_qty"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["seen_version"].initial = self.instance.version
+            self.fields["product_id"].disabled = True
+
+    def clean(self):
+        cleaned = super().clean()
+        seen = cleaned.get("seen_version")
+        if self.instance.pk and seen is not None:
+            current = Inventory.objects.filter(pk=self.instance.pk).values_list("version", flat=True).first()
+            if current != seen:
+                raise forms.ValidationError(
+                    "This product changed while you were editing it (reservations move stock). Reload and retry."
+                )
+        return cleaned
+
+
+@admin.register(Inventory)
+class InventoryAdmin(admin.ModelAdmin):
+    form = InventoryForm
+    list_display = ("product_id", "available_qty", "reserved_qty", "version", "updated_at")
+    search_fields = ("=product_id",)
+    readonly_fields = ("reserved_qty", "version", "created_at", "updated_at")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        try:
+            inventory_set_available(
+                product_id=obj.product_id,
+                available_qty=form.cleaned_data["available_qty"],
+                expected_version=form.cleaned_data.get("seen_version"),
+            )
+        except VersionConflict:
+            self.message_user(request, "Not saved: the product changed meanwhile. Reload and retry.", messages.ERROR)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(InventoryLog)
+class InventoryLogAdmin(ReadOnlyAdmin):
+    list_display = ("order_id", "product_id", "action", "outcome", "quantity", "reason", "created_at")
+    list_filter = ("action", "outcome")
+    search_fields = ("=order_id", "=product_id")

@@ -1,0 +1,136 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.common.errors import ApiError, error_schema_response
+from apps.common.ids import MAX_ID, parse_int_id
+from apps.common.permissions import StaffWrites
+from apps.inventory.selectors import inventory_get
+from apps.inventory.services import (
+    ProductExists,
+    ProductNotFound,
+    VersionConflict,
+    inventory_create,
+    inventory_set_available,
+)
+
+MAX_STOCK = 10**12
+
+
+class InventoryOutputSerializer(serializers.Serializer):
+    product_id = serializers.IntegerField()
+    available_qty = serializers.IntegerField()
+    reserved_qty = serializers.IntegerField()
+    version = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+def _inventory_response(inventory, *, status_code: int = status.HTTP_200_OK) -> Response:
+    response = Response(InventoryOutputSerializer(inventory).data, status=status_code)
+    response["ETag"] = f'"{inventory.version}"'
+    return response
+
+
+class InventoryCreateApi(APIView):
+    permission_classes = [StaffWrites]
+
+    class InputSerializer(serializers.Serializer):
+        product_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+        available_qty = serializers.IntegerField(min_value=0, max_value=MAX_STOCK)
+
+    @extend_schema(
+        operation_id="inventory_create",
+        request=InputSerializer,
+        responses={
+            201: InventoryOutputSerializer,
+            400: error_schema_response("Invalid body"),
+            409: error_schema_response("Product already exists"),
+        },
+    )
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            inventory = inventory_create(**serializer.validated_data)
+        except ProductExists:
+            raise ApiError(
+                status_code=409,
+                code="ALREADY_EXISTS",
+                message=f"Product {serializer.validated_data['product_id']} already has inventory.",
+            ) from None
+        return _inventory_response(inventory, status_code=status.HTTP_201_CREATED)
+
+
+class InventoryDetailApi(APIView):
+    permission_classes = [StaffWrites]
+
+    class InputSerializer(serializers.Serializer):
+        available_qty = serializers.IntegerField(min_value=0, max_value=MAX_STOCK)
+
+    @extend_schema(
+        operation_id="inventory_get",
+        responses={
+            200: InventoryOutputSerializer,
+            400: error_schema_response("Invalid id"),
+            404: error_schema_response("No such product"),
+        },
+    )
+    def get(self, request, product_id: str):
+        inventory = inventory_get(product_id=parse_int_id(product_id, name="product id"))
+        if inventory is None:
+            raise _not_found(product_id)
+        return _inventory_response(inventory)
+
+    @extend_schema(
+        operation_id="inventory_set",
+        request=InputSerializer,
+        parameters=[
+            OpenApiParameter(
+                "If-Match",
+                str,
+                location=OpenApiParameter.HEADER,
+                description="Only update if the version (ETag) is still this one.",
+            )
+        ],
+        responses={
+            200: InventoryOutputSerializer,
+            400: error_schema_response("Invalid body or id"),
+            404: error_schema_response("No such product"),
+            412: error_schema_response("Version changed"),
+        },
+    )
+    def put(self, request, product_id: str):
+        parsed_id = parse_int_id(product_id, name="product id")
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        expected_version = _if_match_version(request.headers.get("If-Match"))
+        try:
+            inventory = inventory_set_available(
+                product_id=parsed_id,
+                available_qty=serializer.validated_data["available_qty"],
+                expected_version=expected_version,
+            )
+        except ProductNotFound:
+            raise _not_found(product_id) from None
+        except VersionConflict:
+            raise ApiError(
+                status_code=412,
+                code="VERSION_CONFLICT",
+                message=f"Product {parsed_id} changed since version {expected_version}.",
+            ) from None
+        return _inventory_response(inventory)
+
+
+def _if_match_version(raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    value = raw.strip().removeprefix("W/").strip('"')
+    if value.isascii() and value.isdigit() and int(value) <= MAX_ID:
+        return int(value)
+    raise ApiError(status_code=400, code="INVALID_REQUEST", message="If-Match must be a version number.")
+
+
+def _not_found(product_id: str) -> ApiError:
+    return ApiError(status_code=404, code="NOT_FOUND", message=f"No inventory for product {product_id}.")

@@ -1,0 +1,60 @@
+from django.db import models
+
+
+class Inventory(models.Model):
+    product_id = models.BigIntegerField(unique=True)
+    available_qty = models.BigIntegerField(default=0)
+    # Units taken by orders (reserved, then sold); released units go back to available.
+    reserved_qty = models.BigIntegerField(default=0)
+    version = models.PositiveBigIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "inventories"
+        verbose_name_plural = "inventory"
+        ordering = ["product_id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(available_qty__gte=0), name="inventory_available_qty_gte_0"),
+            models.CheckConstraint(condition=models.Q(reserved_qty__gte=0), name="inventory_reserved_qty_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"product {self.product_id}"
+
+
+class InventoryAction(models.TextChoices):
+    RESERVE = "RESERVE"
+    RELEASE = "RELEASE"
+
+
+class InventoryOutcome(models.TextChoices):
+    APPLIED = "APPLIED"
+    REJECTED = "REJECTED"
+
+
+class InventoryLog(models.Model):
+    """One decision per (order, action); the unique pair makes reserve and release idempotent.
+
+    A REJECTED reserve is recorded too, so a re-sent command gets the same answer
+    instead of reserving stock for a saga that has already failed.
+    """
+
+    order_id = models.BigIntegerField()
+    product_id = models.BigIntegerField()
+    action = models.CharField(max_length=8, choices=InventoryAction.choices)
+    outcome = models.CharField(max_length=8, choices=InventoryOutcome.choices, default=InventoryOutcome.APPLIED)
+    quantity = models.PositiveIntegerField()
+    reason = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "inventory_logs"
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["order_id", "action"], name="inventory_log_order_action_uniq"),
+        ]
+        indexes = [models.Index(fields=["product_id"], name="inventory_log_product_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.quantity} of {self.product_id} for order {self.order_id}"

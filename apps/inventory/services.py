@@ -1,0 +1,164 @@
+"""Writes of the inventory app: stock levels, reservations and releases.
+
+Stock only ever moves through conditional UPDATEs (``available_qty >= n``), so
+two concurrent reservations can never both take the last unit and contention
+never reads as "insufficient stock". Reserve and release of one order both lock
+the product's row before reading each other's log, so they serialize.
+"""
+
+import dataclasses
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.inventory.models import Inventory, InventoryAction, InventoryLog, InventoryOutcome
+
+DATABASE = "inventory"
+
+
+class ProductExists(Exception):
+    """The product already has an inventory row."""
+
+
+class ProductNotFound(Exception):
+    """No inventory row for the product."""
+
+
+class VersionConflict(Exception):
+    """The row changed since the caller read it (its version moved on)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class StockDecision:
+    success: bool
+    product_id: int
+    quantity: int
+    reason: str = ""
+
+
+def inventory_create(*, product_id: int, available_qty: int) -> Inventory:
+    """Add a product with its starting stock. Raises ProductExists."""
+    try:
+        with transaction.atomic(using=DATABASE, durable=True):
+            return Inventory.objects.create(product_id=product_id, available_qty=available_qty)
+    except IntegrityError:
+        raise ProductExists(product_id) from None
+
+
+def inventory_set_available(*, product_id: int, available_qty: int, expected_version: int | None = None) -> Inventory:
+    """Set a product's available stock, optionally only if its version is ``expected_version``.
+
+    Raises ProductNotFound, VersionConflict.
+    """
+    with transaction.atomic(using=DATABASE, durable=True):
+        rows = Inventory.objects.filter(product_id=product_id)
+        if expected_version is not None:
+            rows = rows.filter(version=expected_version)
+        updated = rows.update(available_qty=available_qty, version=F("version") + 1, updated_at=timezone.now())
+        if not updated:
+            if expected_version is not None and Inventory.objects.filter(product_id=product_id).exists():
+                raise VersionConflict(product_id)
+            raise ProductNotFound(product_id)
+        return Inventory.objects.get(product_id=product_id)
+
+
+def inventory_reserve(*, order_id: int, product_id: int, quantity: int) -> StockDecision:
+    """Reserve stock for an order, once; runs in the inventory consumer's transaction.
+
+    A repeated command (redelivery, recovery re-send) gets the first decision
+    back. A reservation after the order's release is refused, so a late command
+    cannot hold stock for a saga that has given it back.
+    """
+    earlier = _decision(order_id=order_id, action=InventoryAction.RESERVE)
+    if earlier is not None:
+        return earlier
+    try:
+        with transaction.atomic(using=DATABASE):
+            decision = _reserve(order_id=order_id, product_id=product_id, quantity=quantity)
+            InventoryLog.objects.create(
+                order_id=order_id,
+                product_id=product_id,
+                action=InventoryAction.RESERVE,
+                outcome=InventoryOutcome.APPLIED if decision.success else InventoryOutcome.REJECTED,
+                quantity=quantity,
+                reason=decision.reason,
+            )
+    except IntegrityError:
+        # A twin command committed first; the savepoint undid our stock change.
+        return _decision(order_id=order_id, action=InventoryAction.RESERVE)
+    return decision
+
+
+def _reserve(*, order_id: int, product_id: int, quantity: int) -> StockDecision:
+    taken = Inventory.objects.filter(product_id=product_id, available_qty__gte=quantity).update(
+        available_qty=F("available_qty") - quantity,
+        reserved_qty=F("reserved_qty") + quantity,
+        version=F("version") + 1,
+        updated_at=timezone.now(),
+    )
+    if not taken:
+        exists = Inventory.objects.filter(product_id=product_id).exists()
+        return StockDecision(False, product_id, quantity, "insufficient stock" if exists else "product not found")
+    # The row lock is ours now: a release of this order has either committed or not started.
+    if InventoryLog.objects.filter(order_id=order_id, action=InventoryAction.RELEASE).exists():
+        _give_back(product_id=product_id, quantity=quantity)
+        return StockDecision(False, product_id, quantity, "order already released")
+    return StockDecision(True, product_id, quantity)
+
+
+def inventory_release(*, order_id: int, product_id: int) -> StockDecision:
+    """Give back exactly what the order reserved, once; runs in the consumer's transaction.
+
+    Releasing an order that reserved nothing succeeds with quantity 0 and leaves
+    a RELEASE record that refuses any later reservation for it.
+    """
+    earlier = _decision(order_id=order_id, action=InventoryAction.RELEASE)
+    if earlier is not None:
+        return earlier
+    try:
+        with transaction.atomic(using=DATABASE):
+            decision = _release(order_id=order_id, product_id=product_id)
+            InventoryLog.objects.create(
+                order_id=order_id,
+                product_id=decision.product_id,
+                action=InventoryAction.RELEASE,
+                outcome=InventoryOutcome.APPLIED if decision.success else InventoryOutcome.REJECTED,
+                quantity=decision.quantity,
+                reason=decision.reason,
+            )
+    except IntegrityError:
+        return _decision(order_id=order_id, action=InventoryAction.RELEASE)
+    return decision
+
+
+def _release(*, order_id: int, product_id: int) -> StockDecision:
+    # Lock the product row first, so a concurrent reserve of this order either
+    # committed before us (we see its log) or waits and then sees our release.
+    list(Inventory.objects.select_for_update().filter(product_id=product_id).values_list("pk"))
+    reservation = InventoryLog.objects.filter(
+        order_id=order_id, action=InventoryAction.RESERVE, outcome=InventoryOutcome.APPLIED
+    ).first()
+    if reservation is None:
+        return StockDecision(True, product_id, 0, "nothing was reserved")
+    if not _give_back(product_id=reservation.product_id, quantity=reservation.quantity):
+        return StockDecision(False, reservation.product_id, reservation.quantity, "reserved stock is missing")
+    return StockDecision(True, reservation.product_id, reservation.quantity)
+
+
+def _give_back(*, product_id: int, quantity: int) -> bool:
+    return bool(
+        Inventory.objects.filter(product_id=product_id, reserved_qty__gte=quantity).update(
+            available_qty=F("available_qty") + quantity,
+            reserved_qty=F("reserved_qty") - quantity,
+            version=F("version") + 1,
+            updated_at=timezone.now(),
+        )
+    )
+
+
+def _decision(*, order_id: int, action: str) -> StockDecision | None:
+    log = InventoryLog.objects.filter(order_id=order_id, action=action).first()
+    if log is None:
+        return None
+    return StockDecision(log.outcome == InventoryOutcome.APPLIED, log.product_id, log.quantity, log.reason)

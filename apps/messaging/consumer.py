@@ -1,0 +1,277 @@
+"""The consumer runtime: one message, one transaction, ack after commit.
+
+For each delivery: parse it against its contract, then in ONE transaction on the
+consumer's database insert the inbox row (its unique message_id rejects a
+second delivery), run the domain handler (business change plus reply rows in
+the outbox) and commit; only then ack. Transient database errors are retried
+in-process, then through the ``.retry`` queue with ``x-retry-count``, then sent
+to the ``.dlq``. A body that can never be handled goes to the DLQ at once.
+"""
+
+import dataclasses
+import enum
+import json
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+import structlog
+from django.conf import settings
+from django.db import IntegrityError, InterfaceError, OperationalError, close_old_connections, connections, transaction
+from django.utils.module_loading import import_string
+from kombu import Connection, Consumer, Producer, Queue
+from prometheus_client import Counter
+
+from apps.common.trace import trace_bind, trace_clear
+from apps.messaging.contracts import CONTRACTS, RETRY_EXCHANGE, Contract, MalformedMessage
+from apps.messaging.faults import CONSUMER_AFTER_COMMIT, crash_point
+from apps.messaging.models import InboxMessage
+from apps.messaging.topology import WORK_QUEUES, WorkQueue, declare_topology
+
+log = structlog.get_logger("messaging.consumer")
+
+HANDLED = Counter("consumer_messages_total", "Messages handled by outcome", ["queue", "outcome"])
+
+ORIGINAL_ROUTING_KEY = "x-original-routing-key"
+RETRY_COUNT = "x-retry-count"
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+
+
+class Unprocessable(Exception):
+    """A well-formed message this database can never act on (unknown saga, mismatched ids).
+
+    Raised by a handler; the message goes straight to the DLQ for an operator.
+    """
+
+
+class Outcome(enum.StrEnum):
+    OK = "ok"
+    DUPLICATE = "duplicate"
+    RETRY = "retried"
+    DEAD_LETTER = "dead_lettered"
+
+
+@dataclasses.dataclass(frozen=True)
+class HandlerContext:
+    using: str
+    message_id: uuid.UUID
+    routing_key: str
+    trace_id: str
+
+
+Handler = Callable[[Contract, HandlerContext], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class ConsumerSpec:
+    name: str
+    queue: WorkQueue
+    using: str
+    handlers: dict[str, Handler]
+    transient_retries: int
+
+    @classmethod
+    def from_settings(cls, name: str) -> "ConsumerSpec":
+        config = settings.MESSAGING_CONSUMERS[name]
+        return cls(
+            name=name,
+            queue=WORK_QUEUES[config["queue"]],
+            using=config["database"],
+            handlers=import_string(config["handlers"]),
+            transient_retries=config["transient_retries"],
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Delivery:
+    body: bytes
+    routing_key: str
+    message_id: str | None
+    headers: dict
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    reason: str = ""
+
+
+def handle_delivery(spec: ConsumerSpec, delivery: Delivery) -> Result:
+    """Handle one delivery in one transaction; say what to do with it at the broker."""
+    routing_key = delivery.headers.get(ORIGINAL_ROUTING_KEY) or delivery.routing_key
+    handler = spec.handlers.get(routing_key)
+    if handler is None:
+        return Result(Outcome.DEAD_LETTER, f"no handler for routing key {routing_key!r}")
+    try:
+        message_id = uuid.UUID(str(delivery.message_id))
+        message = CONTRACTS[routing_key].from_body(json.loads(delivery.body))
+    except (ValueError, MalformedMessage) as exc:
+        return Result(Outcome.DEAD_LETTER, f"malformed message: {exc}")
+    context = HandlerContext(
+        using=spec.using,
+        message_id=message_id,
+        routing_key=routing_key,
+        trace_id=str(delivery.headers.get("trace_id") or ""),
+    )
+    trace_bind(trace_id=context.trace_id, saga_id=message.saga_id, order_id=message.order_id)
+    last_error = ""
+    for attempt in range(spec.transient_retries + 1):
+        try:
+            outcome = _handle_once(spec, message, context)
+        except Unprocessable as exc:
+            return Result(Outcome.DEAD_LETTER, f"unprocessable: {exc}")
+        except TRANSIENT_ERRORS as exc:
+            last_error = f"{type(exc).__name__}: {exc}"
+            connections[spec.using].close_if_unusable_or_obsolete()
+            time.sleep(min(0.005 * 2**attempt, 0.5))
+            continue
+        except Exception as exc:
+            log.exception("consumer.handler_failed", routing_key=routing_key)
+            return Result(Outcome.RETRY, f"{type(exc).__name__}: {exc}")
+        crash_point(CONSUMER_AFTER_COMMIT)
+        return Result(outcome)
+    return Result(Outcome.RETRY, last_error)
+
+
+def _handle_once(spec: ConsumerSpec, message: Contract, context: HandlerContext) -> Outcome:
+    with transaction.atomic(using=spec.using, durable=True):
+        try:
+            InboxMessage.objects.using(spec.using).create(
+                message_id=context.message_id, queue=spec.queue.name, routing_key=context.routing_key
+            )
+        except IntegrityError:
+            # Seen before: the block rolls back (Django marked it) and the broker gets its ack.
+            return Outcome.DUPLICATE
+        spec.handlers[context.routing_key](message, context)
+    return Outcome.OK
+
+
+class ConsumerWorker:
+    """The long-running loop of one consumer process (or thread, in the embedded mode)."""
+
+    def __init__(self, spec: ConsumerSpec, *, url: str | None = None, prefetch: int | None = None):
+        self.spec = spec
+        self.url = url or settings.MESSAGING_BROKER_URL
+        self.prefetch = prefetch or settings.CONSUMER_PREFETCH
+        self.in_process = self.url.startswith("memory://")
+        self.stopping = threading.Event()
+        self._producer: Producer | None = None
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT finish the message in hand, then stop."""
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: self.stopping.set())
+
+    def run(self) -> None:
+        backoff = 0.5
+        while not self.stopping.is_set():
+            try:
+                self._serve()
+                backoff = 0.5
+            except Exception as exc:  # noqa: BLE001 -- reconnect to the broker or database, whatever failed
+                log.warning("consumer.disconnected", consumer=self.spec.name, error=str(exc), retry_in=backoff)
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+        log.info("consumer.stopped", consumer=self.spec.name)
+
+    def _serve(self) -> None:
+        transport_options = {"confirm_publish": True}
+        if self.in_process:
+            transport_options = {"polling_interval": 0.005}
+        with Connection(self.url, heartbeat=30, transport_options=transport_options) as connection:
+            connection.ensure_connection(max_retries=1)
+            channel = connection.channel()
+            declare_topology(channel)
+            channel.basic_qos(0, self.prefetch, False)
+            self._producer = Producer(connection.channel())
+            queue = Queue(self.spec.queue.name, no_declare=True)
+            with Consumer(channel, queues=[queue], on_message=self._on_message, auto_declare=False):
+                log.info("consumer.started", consumer=self.spec.name, queue=self.spec.queue.name)
+                while not self.stopping.is_set():
+                    try:
+                        connection.drain_events(timeout=1)
+                    except socket.timeout:
+                        connection.heartbeat_check()
+
+    def _on_message(self, message) -> None:
+        properties = message.properties
+        delivery = Delivery(
+            body=message.body if isinstance(message.body, bytes) else str(message.body).encode(),
+            routing_key=message.delivery_info.get("routing_key", ""),
+            message_id=properties.get("message_id"),
+            headers=dict(message.headers or {}),
+        )
+        close_old_connections()
+        trace_clear()
+        started = time.monotonic()
+        result = handle_delivery(self.spec, delivery)
+        if result.outcome is Outcome.RETRY:
+            retries = _int_header(delivery.headers.get(RETRY_COUNT))
+            if retries >= settings.RETRY_MAX_ATTEMPTS:
+                result = Result(Outcome.DEAD_LETTER, f"gave up after {retries} retries: {result.reason}")
+            else:
+                self._republish(message, delivery, retry_count=retries + 1, reason=result.reason)
+        if result.outcome is Outcome.DEAD_LETTER:
+            self._dead_letter(message, delivery, result.reason)
+        message.ack()
+        HANDLED.labels(self.spec.queue.name, result.outcome.value).inc()
+        log_method = log.info if result.outcome in (Outcome.OK, Outcome.DUPLICATE) else log.warning
+        log_method(
+            "consumer.handled",
+            queue=self.spec.queue.name,
+            routing_key=delivery.headers.get(ORIGINAL_ROUTING_KEY) or delivery.routing_key,
+            message_id=delivery.message_id,
+            outcome=result.outcome.value,
+            reason=result.reason or None,
+            duration_ms=round((time.monotonic() - started) * 1000, 2),
+        )
+        trace_clear()
+
+    def _republish(self, message, delivery: Delivery, *, retry_count: int, reason: str) -> None:
+        headers = {
+            **delivery.headers,
+            RETRY_COUNT: retry_count,
+            ORIGINAL_ROUTING_KEY: delivery.headers.get(ORIGINAL_ROUTING_KEY) or delivery.routing_key,
+            "x-last-error": reason[:255],
+        }
+        if self.in_process:
+            # memory:// has no TTL: wait here, then put it straight back on the work queue.
+            self.stopping.wait(settings.RETRY_DELAY_MS / 1000)
+            exchange, routing_key = "", self.spec.queue.name
+        else:
+            exchange, routing_key = RETRY_EXCHANGE, self.spec.queue.name
+        self._publish(message, delivery, exchange=exchange, routing_key=routing_key, headers=headers)
+
+    def _dead_letter(self, message, delivery: Delivery, reason: str) -> None:
+        headers = {
+            **delivery.headers,
+            ORIGINAL_ROUTING_KEY: delivery.headers.get(ORIGINAL_ROUTING_KEY) or delivery.routing_key,
+            "x-original-exchange": message.delivery_info.get("exchange", ""),
+            "x-dead-letter-reason": reason[:255],
+        }
+        self._publish(message, delivery, exchange="", routing_key=self.spec.queue.dlq_name, headers=headers)
+
+    def _publish(self, message, delivery: Delivery, *, exchange: str, routing_key: str, headers: dict) -> None:
+        properties = message.properties
+        self._producer.publish(
+            delivery.body,
+            exchange=exchange,
+            routing_key=routing_key,
+            headers=headers,
+            message_id=delivery.message_id,
+            content_type=message.content_type or "application/json",
+            content_encoding=message.content_encoding or "utf-8",
+            type=properties.get("type"),
+            delivery_mode=2,
+            declare=[],
+        )
+
+
+def _int_header(value) -> int:
+    try:
+        return max(int(value), 0)
+    except (TypeError, ValueError):
+        return 0

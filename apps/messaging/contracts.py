@@ -1,0 +1,201 @@
+"""Message contracts on the wire: seed-compatible JSON bodies, ids and primitives only.
+
+Each contract knows its exchange and routing key. Bodies are parsed strictly for
+the fields a contract needs and ignore any other field, so a newer producer can
+add fields without breaking an older consumer. The schema version travels in the
+``x-schema-version`` header so the seed's body shapes stay untouched.
+"""
+
+import dataclasses
+import uuid
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar, Self
+
+SCHEMA_VERSION = 1
+
+COMMANDS_EXCHANGE = "saga.commands"
+EVENTS_EXCHANGE = "saga.events"
+RETRY_EXCHANGE = "saga.retry"
+
+
+class MalformedMessage(ValueError):
+    """A body that can never be handled: wrong JSON, missing or ill-typed field."""
+
+
+def _uuid(body: dict, name: str) -> uuid.UUID:
+    value = body.get(name)
+    if not isinstance(value, str):
+        _fail(name)
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        _fail(name)
+
+
+def _int(body: dict, name: str, *, minimum: int = 1) -> int:
+    value = body.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        _fail(name)
+    return value
+
+
+def _decimal(body: dict, name: str) -> Decimal:
+    value = body.get(name)
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        _fail(name)
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        _fail(name)
+    if not amount.is_finite() or amount <= 0:
+        _fail(name)
+    return amount
+
+
+def _bool(body: dict, name: str) -> bool:
+    value = body.get(name)
+    if not isinstance(value, bool):
+        _fail(name)
+    return value
+
+
+def _reason(body: dict) -> str:
+    value = body.get("reason", "")
+    return value if isinstance(value, str) else _fail("reason")
+
+
+def _fail(name: str):
+    raise MalformedMessage(f"field {name!r} is missing or has the wrong type")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Contract:
+    exchange: ClassVar[str]
+    routing_key: ClassVar[str]
+
+    saga_id: uuid.UUID
+    order_id: int
+
+    def to_body(self) -> dict[str, Any]:
+        body = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, uuid.UUID):
+                value = str(value)
+            elif isinstance(value, Decimal):
+                # The seed's services read amount as a JSON number.
+                value = float(value)
+            if field.name == "reason" and not value:
+                continue
+            body[field.name] = value
+        return body
+
+    @classmethod
+    def from_body(cls, body: Any) -> Self:
+        if not isinstance(body, dict):
+            raise MalformedMessage("body is not a JSON object")
+        return cls(**cls._parse(body))
+
+    @classmethod
+    def _parse(cls, body: dict) -> dict[str, Any]:
+        return {"saga_id": _uuid(body, "saga_id"), "order_id": _int(body, "order_id")}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _StockMessage(Contract):
+    # A command moves at least one unit; a result may report zero (nothing to release).
+    min_quantity: ClassVar[int] = 1
+
+    product_id: int
+    quantity: int
+
+    @classmethod
+    def _parse(cls, body: dict) -> dict[str, Any]:
+        return {
+            **super()._parse(body),
+            "product_id": _int(body, "product_id"),
+            "quantity": _int(body, "quantity", minimum=cls.min_quantity),
+        }
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ReserveInventory(_StockMessage):
+    exchange = COMMANDS_EXCHANGE
+    routing_key = "inventory.reserve"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ReleaseInventory(_StockMessage):
+    exchange = COMMANDS_EXCHANGE
+    routing_key = "inventory.release"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _StockResult(_StockMessage):
+    min_quantity = 0
+
+    success: bool
+    reason: str = ""
+
+    @classmethod
+    def _parse(cls, body: dict) -> dict[str, Any]:
+        return {**super()._parse(body), "success": _bool(body, "success"), "reason": _reason(body)}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class InventoryReserved(_StockResult):
+    exchange = EVENTS_EXCHANGE
+    routing_key = "inventory.reserved"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class InventoryReleased(_StockResult):
+    exchange = EVENTS_EXCHANGE
+    routing_key = "inventory.released"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ProcessPayment(Contract):
+    exchange = COMMANDS_EXCHANGE
+    routing_key = "payment.process"
+
+    amount: Decimal
+
+    @classmethod
+    def _parse(cls, body: dict) -> dict[str, Any]:
+        return {**super()._parse(body), "amount": _decimal(body, "amount")}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PaymentProcessed(Contract):
+    exchange = EVENTS_EXCHANGE
+    routing_key = "payment.processed"
+
+    transaction_id: str
+    success: bool
+    reason: str = ""
+
+    @classmethod
+    def _parse(cls, body: dict) -> dict[str, Any]:
+        transaction_id = body.get("transaction_id", "")
+        if not isinstance(transaction_id, str):
+            _fail("transaction_id")
+        return {
+            **super()._parse(body),
+            "transaction_id": transaction_id,
+            "success": _bool(body, "success"),
+            "reason": _reason(body),
+        }
+
+
+CONTRACTS: dict[str, type[Contract]] = {
+    contract.routing_key: contract
+    for contract in (
+        ReserveInventory,
+        ReleaseInventory,
+        InventoryReserved,
+        InventoryReleased,
+        ProcessPayment,
+        PaymentProcessed,
+    )
+}

@@ -1,0 +1,48 @@
+"""Outbox and inbox: one table of each in every domain database.
+
+Rows are always read and written with an explicit ``using=alias``: the outbox
+row must commit in the same transaction, on the same database, as the state
+change it announces.
+"""
+
+import uuid
+
+from django.db import models
+
+
+class OutboxMessage(models.Model):
+    message_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    exchange = models.CharField(max_length=100)
+    routing_key = models.CharField(max_length=100)
+    message_type = models.CharField(max_length=100)
+    payload = models.JSONField()
+    trace_id = models.CharField(max_length=64, blank=True, default="")
+    saga_id = models.UUIDField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # NULL until a relay saw the broker confirm the publish; the claim index.
+    dispatched_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Set when the broker refused the row (unroutable, nacked): skipped until then.
+    publish_attempts = models.PositiveIntegerField(default=0)
+    retry_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta:
+        db_table = "messaging_outbox"
+
+    def __str__(self) -> str:
+        return f"{self.routing_key} {self.message_id}"
+
+
+class InboxMessage(models.Model):
+    """A message this database has handled; the unique message_id rejects a second delivery."""
+
+    message_id = models.UUIDField(unique=True)
+    queue = models.CharField(max_length=100)
+    routing_key = models.CharField(max_length=100)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "messaging_inbox"
+
+    def __str__(self) -> str:
+        return f"{self.queue} {self.message_id}"

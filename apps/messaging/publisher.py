@@ -1,0 +1,183 @@
+"""Publishing a batch of outbox rows to the broker and learning which ones it took.
+
+On RabbitMQ the channel is in confirm mode: the whole batch is published, then
+the broker's acks are drained once (an ack with ``multiple`` covers many), which
+is about ten times faster than waiting for each confirm. Every message is
+persistent and mandatory: an unroutable one comes back as basic.return and is
+reported as failed, never silently dropped.
+"""
+
+import dataclasses
+import threading
+import time
+from collections.abc import Sequence
+from functools import partial
+
+import amqp
+import structlog
+from django.conf import settings
+from kombu import Connection, Producer
+
+from apps.messaging.topology import declare_topology
+
+log = structlog.get_logger("messaging.publisher")
+
+
+class PublishError(Exception):
+    """The broker could not be reached or did not confirm in time; nothing is known published."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Outgoing:
+    message_id: str
+    exchange: str
+    routing_key: str
+    body: bytes
+    headers: dict
+    message_type: str
+
+
+@dataclasses.dataclass
+class PublishResult:
+    confirmed: set[str] = dataclasses.field(default_factory=set)
+    failed: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+class ConfirmingPublisher:
+    """A py-amqp channel in confirm mode, kept open across batches."""
+
+    def __init__(self, url: str, *, confirm_timeout: float):
+        self._url = url
+        self._confirm_timeout = confirm_timeout
+        self._connection: Connection | None = None
+        self._channel = None
+        self._next_tag = 1
+        self._batch_first_tag = 1
+        self._outcomes: dict[int, bool] = {}
+        self._returned: dict[str, str] = {}
+
+    def publish_batch(self, batch: Sequence[Outgoing]) -> PublishResult:
+        """Publish ``batch`` and wait once for all its confirms.
+
+        Raises PublishError when the broker is unreachable or too slow to confirm;
+        the connection is then dropped and rebuilt on the next call.
+        """
+        try:
+            return self._publish_batch(batch)
+        except PublishError:
+            self.close()
+            raise
+        except Exception as exc:
+            self.close()
+            raise PublishError(str(exc)) from exc
+
+    def _publish_batch(self, batch: Sequence[Outgoing]) -> PublishResult:
+        channel = self._ensure_channel()
+        tags: dict[int, str] = {}
+        self._batch_first_tag = self._next_tag
+        self._outcomes.clear()
+        self._returned.clear()
+        for item in batch:
+            message = amqp.Message(
+                item.body,
+                content_type="application/json",
+                delivery_mode=2,
+                message_id=item.message_id,
+                type=item.message_type,
+                timestamp=int(time.time()),
+                application_headers=item.headers,
+            )
+            channel.basic_publish(message, exchange=item.exchange, routing_key=item.routing_key, mandatory=True)
+            tags[self._next_tag] = item.message_id
+            self._next_tag += 1
+        deadline = time.monotonic() + self._confirm_timeout
+        while len(self._outcomes) < len(tags):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise PublishError(f"broker confirmed {len(self._outcomes)} of {len(tags)} messages in time")
+            self._connection.drain_events(timeout=remaining)
+        result = PublishResult()
+        for tag, message_id in tags.items():
+            if message_id in self._returned:
+                result.failed[message_id] = self._returned[message_id]
+            elif self._outcomes.get(tag):
+                result.confirmed.add(message_id)
+            else:
+                result.failed[message_id] = "nacked by broker"
+        return result
+
+    def _ensure_channel(self):
+        if self._channel is not None:
+            return self._channel
+        connection = Connection(self._url, heartbeat=0, connect_timeout=5)
+        connection.connect()
+        channel = connection.channel()
+        declare_topology(channel)
+        channel.confirm_select()
+        channel.events["basic_ack"].add(partial(self._record, acked=True))
+        channel.events["basic_nack"].add(partial(self._record, acked=False))
+        channel.events["basic_return"].add(self._on_return)
+        self._connection, self._channel, self._next_tag = connection, channel, 1
+        return channel
+
+    def _record(self, delivery_tag: int, multiple: bool, *, acked: bool) -> None:
+        if not multiple:
+            self._outcomes[delivery_tag] = acked
+            return
+        for tag in range(self._batch_first_tag, delivery_tag + 1):
+            self._outcomes.setdefault(tag, acked)
+
+    def _on_return(self, exc, exchange, routing_key, message) -> None:
+        message_id = message.properties.get("message_id", "")
+        self._returned[message_id] = f"unroutable: {exchange}/{routing_key} ({exc.reply_text})"
+
+    def close(self) -> None:
+        connection, self._connection, self._channel = self._connection, None, None
+        if connection is not None:
+            try:
+                connection.release()
+            except Exception:  # noqa: BLE001 -- the connection is being thrown away
+                log.debug("publisher.close_failed", exc_info=True)
+
+
+class InProcessPublisher:
+    """The embedded mode's publisher over kombu's memory transport: delivery is a function call."""
+
+    def __init__(self, url: str):
+        self._connection = Connection(url)
+        self._producer = Producer(self._connection.channel())
+        declare_topology(self._producer.channel)
+
+    def publish_batch(self, batch: Sequence[Outgoing]) -> PublishResult:
+        for item in batch:
+            self._producer.publish(
+                item.body,
+                exchange=item.exchange,
+                routing_key=item.routing_key,
+                headers=item.headers,
+                message_id=item.message_id,
+                type=item.message_type,
+                content_type="application/json",
+                content_encoding="utf-8",
+                delivery_mode=2,
+            )
+        return PublishResult(confirmed={item.message_id for item in batch})
+
+    def close(self) -> None:
+        self._connection.release()
+
+
+_local = threading.local()
+
+
+def publisher_for_thread() -> ConfirmingPublisher | InProcessPublisher:
+    """One long-lived publisher per thread (Celery prefork children each get their own)."""
+    publisher = getattr(_local, "publisher", None)
+    if publisher is None:
+        url = settings.MESSAGING_BROKER_URL
+        if url.startswith("memory://"):
+            publisher = InProcessPublisher(url)
+        else:
+            publisher = ConfirmingPublisher(url, confirm_timeout=settings.RELAY_CONFIRM_TIMEOUT)
+        _local.publisher = publisher
+    return publisher

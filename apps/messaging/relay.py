@@ -1,0 +1,135 @@
+"""The relay: claim undispatched outbox rows, publish them with confirms, mark them.
+
+Claims use ``SELECT ... FOR UPDATE SKIP LOCKED`` inside one transaction, so
+several relays split a backlog without waiting on each other. The row locks are
+held while the batch is published; a relay that dies anywhere before the commit
+leaves its rows undispatched and claimable again, and the second publish is
+absorbed by the consumers' inbox. Rows are never found through an id watermark:
+auto-increment ids commit out of order.
+"""
+
+import dataclasses
+import json
+import threading
+from datetime import timedelta
+
+import structlog
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from prometheus_client import Counter
+
+from apps.messaging.faults import RELAY_AFTER_CLAIM, RELAY_AFTER_PUBLISH, crash_point
+from apps.messaging.models import OutboxMessage
+from apps.messaging.publisher import Outgoing
+
+log = structlog.get_logger("messaging.relay")
+
+PUBLISHED = Counter("outbox_published_total", "Outbox rows published and confirmed", ["database"])
+PUBLISH_FAILURES = Counter("outbox_publish_failures_total", "Outbox rows the broker refused", ["database"])
+
+FAILED_ROW_BACKOFF = timedelta(seconds=5)
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchResult:
+    claimed: int
+    published: int
+    failed: int
+
+
+def relay_dispatch_batch(*, using: str, publisher, batch_size: int) -> BatchResult:
+    """Publish up to ``batch_size`` undispatched rows of ``using`` and mark the confirmed ones.
+
+    Raises PublishError (after rolling back the claim) when the broker is unavailable.
+    """
+    now = timezone.now()
+    with transaction.atomic(using=using, durable=True):
+        rows = list(
+            OutboxMessage.objects.using(using)
+            .select_for_update(skip_locked=True)
+            .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now), dispatched_at__isnull=True)
+            .order_by("id")[:batch_size]
+        )
+        if not rows:
+            return BatchResult(0, 0, 0)
+        crash_point(RELAY_AFTER_CLAIM)
+        result = publisher.publish_batch([_outgoing(row) for row in rows])
+        crash_point(RELAY_AFTER_PUBLISH)
+        confirmed = [row.pk for row in rows if str(row.message_id) in result.confirmed]
+        OutboxMessage.objects.using(using).filter(pk__in=confirmed).update(dispatched_at=timezone.now())
+        for row in rows:
+            reason = result.failed.get(str(row.message_id))
+            if reason is not None:
+                _record_failure(using, row, reason)
+    PUBLISHED.labels(using).inc(len(confirmed))
+    return BatchResult(len(rows), len(confirmed), len(result.failed))
+
+
+def relay_drain(*, using: str, publisher, batch_size: int | None = None, max_batches: int = 100) -> int:
+    """Publish batches until ``using`` has no claimable row left (or ``max_batches``); return the count."""
+    batch_size = batch_size or settings.RELAY_BATCH_SIZE
+    published = 0
+    for _ in range(max_batches):
+        result = relay_dispatch_batch(using=using, publisher=publisher, batch_size=batch_size)
+        published += result.published
+        if result.claimed < batch_size:
+            break
+    return published
+
+
+def _outgoing(row: OutboxMessage) -> Outgoing:
+    headers = {"trace_id": row.trace_id, "x-retry-count": 0, "x-schema-version": 1}
+    if row.saga_id:
+        headers["saga_id"] = str(row.saga_id)
+    return Outgoing(
+        message_id=str(row.message_id),
+        exchange=row.exchange,
+        routing_key=row.routing_key,
+        body=json.dumps(row.payload, separators=(",", ":")).encode(),
+        headers=headers,
+        message_type=row.message_type,
+    )
+
+
+def _record_failure(using: str, row: OutboxMessage, reason: str) -> None:
+    PUBLISH_FAILURES.labels(using).inc()
+    log.error(
+        "outbox.publish_failed",
+        database=using,
+        message_id=str(row.message_id),
+        routing_key=row.routing_key,
+        reason=reason,
+        attempts=row.publish_attempts + 1,
+    )
+    OutboxMessage.objects.using(using).filter(pk=row.pk).update(
+        publish_attempts=F("publish_attempts") + 1,
+        retry_at=timezone.now() + FAILED_ROW_BACKOFF,
+        last_error=reason[:255],
+    )
+
+
+# --- Nudging the relay after a commit ----------------------------------------
+_wakeups: dict[str, threading.Event] = {}
+
+
+def relay_register_wakeup(using: str, event: threading.Event) -> None:
+    """The embedded mode's relay thread asks to be woken instead of a Celery task."""
+    _wakeups[using] = event
+
+
+def relay_kick(using: str) -> None:
+    """Ask a relay to drain ``using`` soon. Cheap, never blocks, never raises: the sweep is the backstop."""
+    wakeup = _wakeups.get(using)
+    if wakeup is not None:
+        wakeup.set()
+        return
+    if settings.EMBEDDED_MODE:
+        return
+    from apps.messaging.tasks import relay_outbox
+
+    try:
+        relay_outbox.apply_async(args=[using], retry=False, expires=30)
+    except Exception:  # noqa: BLE001 -- a lost nudge only delays the row until the next sweep
+        log.warning("relay.kick_failed", database=using, exc_info=True)

@@ -1,0 +1,19 @@
+"""Celery tasks of the ``relay`` process."""
+
+from celery import shared_task
+from django.conf import settings
+
+from apps.messaging.publisher import publisher_for_thread
+from apps.messaging.relay import relay_drain
+
+
+@shared_task(name="messaging.relay_outbox", acks_late=False)
+def relay_outbox(using: str) -> int:
+    """Drain the outbox of one database (sent right after a commit)."""
+    return relay_drain(using=using, publisher=publisher_for_thread())
+
+
+@shared_task(name="messaging.relay_sweep", acks_late=False)
+def relay_sweep() -> int:
+    """Drain every outbox (run by beat): the backstop for lost nudges and crashed relays."""
+    return sum(relay_drain(using=alias, publisher=publisher_for_thread()) for alias in settings.DOMAIN_DATABASES)

@@ -1,0 +1,80 @@
+"""The broker topology, declared idempotently by the relay and by every consumer.
+
+Each work queue has a ``.retry`` queue (fixed TTL, then dead-lettered straight
+back to the work queue through the default exchange, so a retry never fans out
+to other subscribers of a topic) and a ``.dlq`` (where the work queue's own
+rejects and our explicit poison routing land).
+"""
+
+import dataclasses
+
+from django.conf import settings
+from kombu import Exchange, Queue, binding
+
+from apps.messaging.contracts import COMMANDS_EXCHANGE, EVENTS_EXCHANGE, RETRY_EXCHANGE
+
+EXCHANGES = {
+    COMMANDS_EXCHANGE: Exchange(COMMANDS_EXCHANGE, type="direct", durable=True),
+    EVENTS_EXCHANGE: Exchange(EVENTS_EXCHANGE, type="topic", durable=True),
+    RETRY_EXCHANGE: Exchange(RETRY_EXCHANGE, type="direct", durable=True),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkQueue:
+    name: str
+    exchange: str
+    routing_keys: tuple[str, ...]
+
+    @property
+    def retry_name(self) -> str:
+        return f"{self.name}.retry"
+
+    @property
+    def dlq_name(self) -> str:
+        return f"{self.name}.dlq"
+
+    def kombu_queues(self) -> list[Queue]:
+        """The work queue with its bindings, its retry queue and its DLQ."""
+        work_arguments = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": self.dlq_name}
+        work = Queue(
+            self.name,
+            bindings=[_binding(self.exchange, key) for key in self.routing_keys],
+            durable=True,
+            queue_arguments=work_arguments,
+        )
+        retry = Queue(
+            self.retry_name,
+            exchange=EXCHANGES[RETRY_EXCHANGE],
+            routing_key=self.name,
+            durable=True,
+            queue_arguments={
+                "x-message-ttl": settings.RETRY_DELAY_MS,
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": self.name,
+            },
+        )
+        dlq = Queue(self.dlq_name, durable=True)
+        return [work, retry, dlq]
+
+
+def _binding(exchange: str, routing_key: str) -> binding:
+    return binding(EXCHANGES[exchange], routing_key=routing_key)
+
+
+WORK_QUEUES = {
+    "inventory.commands": WorkQueue(
+        "inventory.commands", COMMANDS_EXCHANGE, ("inventory.reserve", "inventory.release")
+    ),
+    "payment.commands": WorkQueue("payment.commands", COMMANDS_EXCHANGE, ("payment.process",)),
+    "order.events": WorkQueue("order.events", EVENTS_EXCHANGE, ("#",)),
+}
+
+
+def declare_topology(channel) -> None:
+    """Declare every exchange and queue on ``channel``; safe to repeat."""
+    for exchange in EXCHANGES.values():
+        exchange(channel).declare()
+    for work_queue in WORK_QUEUES.values():
+        for queue in work_queue.kombu_queues():
+            queue(channel).declare()

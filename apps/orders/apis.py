@@ -1,0 +1,139 @@
+from decimal import Decimal
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.common.errors import ApiError, error_schema_response
+from apps.common.ids import MAX_ID, parse_int_id, parse_uuid_id
+from apps.common.pagination import keyed_pagination
+from apps.common.permissions import IsStaff
+from apps.orders.models import SagaStatus
+from apps.orders.selectors import order_get, order_list, saga_get, saga_list
+from apps.orders.services import order_place
+
+
+
+
+class OrderOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    user_id = serializers.IntegerField()
+    product_id = serializers.IntegerField()
+    quantity = serializers.IntegerField()
+    total_amount = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=False)
+    status = serializers.CharField()
+    failure_reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class SagaOutputSerializer(serializers.Serializer):
+    saga_id = serializers.UUIDField()
+    order_id = serializers.IntegerField()
+    status = serializers.CharField()
+    current_step = serializers.CharField()
+    trace_id = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    completed_at = serializers.DateTimeField(allow_null=True)
+
+
+class OrdersApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        user_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+        product_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+        quantity = serializers.IntegerField(min_value=1, max_value=settings.ORDER_MAX_QUANTITY)
+        total_amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
+
+    class PlacedSerializer(serializers.Serializer):
+        order_id = serializers.IntegerField()
+        saga_id = serializers.UUIDField()
+        status = serializers.CharField()
+
+    pagination_class = keyed_pagination("orders")
+
+    @extend_schema(
+        operation_id="orders_place",
+        request=InputSerializer,
+        responses={201: PlacedSerializer, 400: error_schema_response("Invalid order")},
+    )
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        saga = order_place(**serializer.validated_data, trace_id=getattr(request, "trace_id", ""))
+        body = {"order_id": saga.order_id, "saga_id": saga.saga_id, "status": saga.order.status}
+        return Response(self.PlacedSerializer(body).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        operation_id="orders_list",
+        parameters=[OpenApiParameter("user_id", int, description="Only this user's orders")],
+        responses={200: OrderOutputSerializer(many=True), 400: error_schema_response("Invalid filter")},
+    )
+    def get(self, request):
+        raw_user_id = request.query_params.get("user_id")
+        user_id = None if raw_user_id is None else parse_int_id(raw_user_id, name="user_id")
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(order_list(user_id=user_id), request, view=self)
+        return paginator.get_paginated_response(OrderOutputSerializer(page, many=True).data)
+
+
+class OrderDetailApi(APIView):
+    @extend_schema(
+        operation_id="orders_get",
+        responses={
+            200: OrderOutputSerializer,
+            400: error_schema_response("Invalid id"),
+            404: error_schema_response("No such order"),
+        },
+    )
+    def get(self, request, order_id: str):
+        order = order_get(order_id=parse_int_id(order_id, name="order id"))
+        if order is None:
+            raise ApiError(status_code=404, code="NOT_FOUND", message=f"Order {order_id} not found.")
+        return Response(OrderOutputSerializer(order).data)
+
+
+class SagasApi(APIView):
+    permission_classes = [IsStaff]
+    pagination_class = keyed_pagination("sagas")
+
+    @extend_schema(
+        operation_id="sagas_list",
+        parameters=[OpenApiParameter("status", str, enum=SagaStatus.values, description="Only sagas in this status")],
+        responses={200: SagaOutputSerializer(many=True), 400: error_schema_response("Invalid status")},
+    )
+    def get(self, request):
+        saga_status = request.query_params.get("status")
+        if saga_status is not None and saga_status not in SagaStatus.values:
+            raise ApiError(
+                status_code=400,
+                code="INVALID_REQUEST",
+                message=f"status must be one of {', '.join(SagaStatus.values)}.",
+            )
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(saga_list(status=saga_status), request, view=self)
+        return paginator.get_paginated_response(SagaOutputSerializer(page, many=True).data)
+
+
+class SagaDetailApi(APIView):
+    permission_classes = [IsStaff]
+
+    class OutputSerializer(serializers.Serializer):
+        saga = SagaOutputSerializer()
+        order = OrderOutputSerializer(allow_null=True)
+
+    @extend_schema(
+        operation_id="sagas_get",
+        responses={
+            200: OutputSerializer,
+            400: error_schema_response("Invalid id"),
+            404: error_schema_response("No such saga"),
+        },
+    )
+    def get(self, request, saga_id: str):
+        saga = saga_get(saga_id=parse_uuid_id(saga_id, name="saga id"))
+        if saga is None:
+            raise ApiError(status_code=404, code="NOT_FOUND", message=f"Saga {saga_id} not found.")
+        return Response(self.OutputSerializer({"saga": saga, "order": order_get(order_id=saga.order_id)}).data)

@@ -1,0 +1,24 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from apps.orders.services import saga_recover
+
+
+class Command(BaseCommand):
+    help = "Re-send the current step's command of every saga stuck in IN_PROGRESS or COMPENSATING."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--older-than",
+            type=float,
+            default=None,
+            help="Seconds a saga must have been idle (default SAGA_RECOVERY_AGE).",
+        )
+        parser.add_argument("--limit", type=int, default=10_000)
+
+    def handle(self, *args, older_than: float | None, limit: int, **options):
+        age = settings.SAGA_RECOVERY_AGE if older_than is None else older_than
+        resent = saga_recover(older_than=timedelta(seconds=age), limit=limit)
+        self.stdout.write(f"re-sent {resent} saga step command(s)")

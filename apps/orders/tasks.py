@@ -1,0 +1,12 @@
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+
+from apps.orders.services import saga_recover
+
+
+@shared_task(name="orders.recover_sagas", acks_late=False)
+def recover_sagas() -> int:
+    """Re-send the step command of sagas idle longer than SAGA_RECOVERY_AGE (run by beat)."""
+    return saga_recover(older_than=timedelta(seconds=settings.SAGA_RECOVERY_AGE))

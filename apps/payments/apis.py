@@ -1,0 +1,33 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.common.errors import ApiError, error_schema_response
+from apps.common.ids import parse_int_id
+from apps.payments.selectors import payment_get
+
+
+class PaymentDetailApi(APIView):
+    class OutputSerializer(serializers.Serializer):
+        order_id = serializers.IntegerField()
+        amount = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=False)
+        status = serializers.CharField()
+        transaction_id = serializers.CharField()
+        failure_reason = serializers.CharField()
+        created_at = serializers.DateTimeField()
+        updated_at = serializers.DateTimeField()
+
+    @extend_schema(
+        operation_id="payments_get",
+        responses={
+            200: OutputSerializer,
+            400: error_schema_response("Invalid id"),
+            404: error_schema_response("No payment for this order"),
+        },
+    )
+    def get(self, request, order_id: str):
+        payment = payment_get(order_id=parse_int_id(order_id, name="order id"))
+        if payment is None:
+            raise ApiError(status_code=404, code="NOT_FOUND", message=f"No payment for order {order_id}.")
+        return Response(self.OutputSerializer(payment).data)

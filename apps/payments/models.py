@@ -1,0 +1,24 @@
+from django.db import models
+
+
+class PaymentStatus(models.TextChoices):
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+
+
+class Payment(models.Model):
+    order_id = models.BigIntegerField(unique=True)
+    saga_id = models.UUIDField(null=True, blank=True)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    status = models.CharField(max_length=8, choices=PaymentStatus.choices)
+    transaction_id = models.CharField(max_length=64, unique=True)
+    failure_reason = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "payments"
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"payment for order {self.order_id} ({self.status})"

@@ -1,0 +1,236 @@
+"""Settings shared by every environment; everything variable comes from the environment.
+
+With no database or broker URL set, the system runs on the embedded default:
+SQLite files under ``var/`` and kombu's in-process ``memory://`` broker.
+"""
+
+from pathlib import Path
+
+import environ
+
+env = environ.Env()
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="dev-only-insecure-key-do-not-use-in-production")
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+SERVICE_NAME = env.str("SERVICE_NAME", default="web")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_prometheus",
+    "apps.common",
+    "apps.messaging",
+    "apps.orders",
+    "apps.inventory",
+    "apps.payments",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "apps.common.middleware.RequestSizeLimitMiddleware",
+    "apps.common.middleware.TraceIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Databases -------------------------------------------------------------
+# One alias per domain app plus ``default`` for auth, admin and sessions.
+DOMAIN_DATABASES = ("orders", "inventory", "payments")
+DATABASE_URL_VARIABLES = {
+    "default": "DATABASE_URL",
+    "orders": "ORDERS_DATABASE_URL",
+    "inventory": "INVENTORY_DATABASE_URL",
+    "payments": "PAYMENTS_DATABASE_URL",
+}
+CONN_MAX_AGE = env.int("CONN_MAX_AGE", default=60)
+
+
+def database_config(alias: str) -> dict:
+    """Build one alias from its URL, falling back to a SQLite file under var/."""
+    url = env.str(DATABASE_URL_VARIABLES[alias], default="")
+    if not url:
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(VAR_DIR / f"{alias}.sqlite3"),
+            # WAL lets readers run beside the one writer; IMMEDIATE takes the write
+            # lock at BEGIN so two writers queue instead of failing to upgrade.
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+            },
+            "TEST": {"NAME": str(VAR_DIR / f"test_{alias}.sqlite3")},
+        }
+    config = env.db_url_config(url)
+    config["CONN_MAX_AGE"] = CONN_MAX_AGE
+    config["CONN_HEALTH_CHECKS"] = True
+    if config["ENGINE"] == "django.db.backends.mysql":
+        # READ COMMITTED: no gap/next-key locks on the outbox claim index, and no
+        # stale snapshot for the conditional stock UPDATE.
+        config.setdefault("OPTIONS", {}).update({"charset": "utf8mb4", "isolation_level": "read committed"})
+    return config
+
+
+DATABASES = {alias: database_config(alias) for alias in DATABASE_URL_VARIABLES}
+DATABASE_ROUTERS = ["config.db_router.AppDatabaseRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Broker and Celery -----------------------------------------------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="memory://")
+# The saga messages go to this broker; Celery's own nudges go to CELERY_BROKER_URL.
+MESSAGING_BROKER_URL = env.str("MESSAGING_BROKER_URL", default=CELERY_BROKER_URL)
+EMBEDDED_MODE = MESSAGING_BROKER_URL.startswith("memory://")
+
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ROUTES = {"messaging.*": {"queue": "relay"}, "orders.*": {"queue": "relay"}}
+CELERY_TASK_DEFAULT_QUEUE = "relay"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+RELAY_SWEEP_INTERVAL = env.float("RELAY_SWEEP_INTERVAL", default=2.0)
+SAGA_RECOVERY_INTERVAL = env.float("SAGA_RECOVERY_INTERVAL", default=30.0)
+CELERY_BEAT_SCHEDULE = {
+    "relay-sweep": {
+        "task": "messaging.relay_sweep",
+        "schedule": RELAY_SWEEP_INTERVAL,
+        "options": {"expires": 10},
+    },
+    "recover-sagas": {
+        "task": "orders.recover_sagas",
+        "schedule": SAGA_RECOVERY_INTERVAL,
+        "options": {"expires": 60},
+    },
+}
+
+# --- Messaging ---------------------------------------------------------------
+RELAY_BATCH_SIZE = env.int("RELAY_BATCH_SIZE", default=500)
+RELAY_CONFIRM_TIMEOUT = env.float("RELAY_CONFIRM_TIMEOUT", default=10.0)
+RETRY_MAX_ATTEMPTS = env.int("RETRY_MAX_ATTEMPTS", default=5)
+RETRY_DELAY_MS = env.int("RETRY_DELAY_MS", default=1000)
+CONSUMER_PREFETCH = env.int("CONSUMER_PREFETCH", default=20)
+CRASH_POINTS = frozenset(env.list("CRASH_POINTS", default=[]))
+
+# Which handlers each consumer runs, on which queue and database. Messaging
+# resolves the handler tables by dotted path so it never imports a domain app.
+MESSAGING_CONSUMERS = {
+    "orders": {
+        "queue": "order.events",
+        "database": "orders",
+        "handlers": "apps.orders.handlers.HANDLERS",
+        "transient_retries": 3,
+    },
+    "inventory": {
+        "queue": "inventory.commands",
+        "database": "inventory",
+        "handlers": "apps.inventory.handlers.HANDLERS",
+        "transient_retries": env.int("INVENTORY_RESERVE_MAX_RETRIES", default=50),
+    },
+    "payments": {
+        "queue": "payment.commands",
+        "database": "payments",
+        "handlers": "apps.payments.handlers.HANDLERS",
+        "transient_retries": 3,
+    },
+}
+
+# --- Domain ------------------------------------------------------------------
+PAYMENT_FAILURE_RATE = env.float("PAYMENT_FAILURE_RATE", default=0.0)
+SAGA_RECOVERY_AGE = env.float("SAGA_RECOVERY_AGE", default=30.0)
+ORDER_MAX_QUANTITY = env.int("ORDER_MAX_QUANTITY", default=10_000)
+
+# --- HTTP API ----------------------------------------------------------------
+# Open reads and order placement in development; production requires a login.
+API_REQUIRE_AUTHENTICATION = env.bool("API_REQUIRE_AUTHENTICATION", default=False)
+MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=64 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.BasicAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["apps.common.permissions.ApiAccess"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "apps.common.errors.json_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Saga order processing API",
+    "DESCRIPTION": "Orders, inventory and payments kept consistent by an orchestrated saga.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Served from this host: the UI works with no internet access.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Serve static files straight from the apps in development, without collectstatic.
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
+
+LOG_FORMAT = env.str("LOG_FORMAT", default="console")
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING_CONFIG = None  # config.logging configures stdlib logging and structlog once.

@@ -1,0 +1,21 @@
+"""Tests: SQLite by default; ``TEST_DB=mariadb`` puts every alias on the MariaDB server.
+
+Test database names carry ``TEST_RUN_ID`` so each run gets fresh databases and
+two runs on one server never share one.
+"""
+
+from .dev import *  # noqa: F403
+from .dev import DATABASE_URL_VARIABLES, DATABASES, database_config, env
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+PAYMENT_FAILURE_RATE = 0.0
+
+if env.str("TEST_DB", default="sqlite") == "mariadb":
+    import os
+
+    server = env.str("TEST_MARIADB_URL", default="mysql://root@127.0.0.1:3306")
+    run_id = env.str("TEST_RUN_ID", default="local")
+    for alias, variable in DATABASE_URL_VARIABLES.items():
+        os.environ[variable] = f"{server}/sagas_{alias}"
+        DATABASES[alias] = database_config(alias)
+        DATABASES[alias]["TEST"] = {"NAME": f"test_{run_id}_{alias}", "CHARSET": "utf8mb4"}

@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from apps.common.apis import HealthApi, ReadyApi
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api-auth/", include("rest_framework.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("health", HealthApi.as_view(), name="health"),
+    path("ready", ReadyApi.as_view(), name="ready"),
+    path("", include("django_prometheus.urls")),
+    path("", include("apps.orders.urls")),
+    path("", include("apps.inventory.urls")),
+    path("", include("apps.payments.urls")),
+]
+
+handler400 = "apps.common.errors.bad_request_view"
+handler403 = "apps.common.errors.permission_denied_view"
+handler404 = "apps.common.errors.not_found_view"
+handler500 = "apps.common.errors.server_error_view"
