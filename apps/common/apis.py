@@ -32,7 +32,11 @@ class ReadyApi(APIView):
             200: inline_serializer("Ready", {"status": serializers.CharField(), "databases": serializers.DictField()}),
             503: inline_serializer(
                 "NotReady",
-                {"error": serializers.CharField(), "code": serializers.CharField(), "databases": serializers.DictField()},
+                {
+                    "error": serializers.CharField(),
+                    "code": serializers.CharField(),
+                    "databases": serializers.DictField(),
+                },
             ),
         },
     )

@@ -12,7 +12,6 @@ import dataclasses
 import enum
 import json
 import signal
-import socket
 import threading
 import time
 import uuid
@@ -193,7 +192,7 @@ class ConsumerWorker:
                 while not self.stopping.is_set():
                     try:
                         connection.drain_events(timeout=1)
-                    except socket.timeout:
+                    except TimeoutError:
                         connection.heartbeat_check()
 
     def _on_message(self, message) -> None:

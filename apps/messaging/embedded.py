@@ -56,7 +56,7 @@ class EmbeddedRuntime:
             for alias in settings.DOMAIN_DATABASES:
                 try:
                     relay_drain(using=alias, publisher=publisher)
-                except Exception:  # noqa: BLE001 -- keep relaying; the row stays for the next pass
+                except Exception:
                     log.exception("embedded.relay_failed", database=alias)
             self.wakeup.wait(settings.RELAY_SWEEP_INTERVAL)
 
@@ -64,6 +64,6 @@ class EmbeddedRuntime:
         while not self.stopping.is_set():
             try:
                 job(**kwargs)
-            except Exception:  # noqa: BLE001 -- a failed run is retried next interval
+            except Exception:
                 log.exception("embedded.job_failed", job=getattr(job, "__name__", str(job)))
             self.stopping.wait(interval)

@@ -136,7 +136,7 @@ class ConfirmingPublisher:
         if connection is not None:
             try:
                 connection.release()
-            except Exception:  # noqa: BLE001 -- the connection is being thrown away
+            except Exception:
                 log.debug("publisher.close_failed", exc_info=True)
 
 

@@ -131,5 +131,5 @@ def relay_kick(using: str) -> None:
 
     try:
         relay_outbox.apply_async(args=[using], retry=False, expires=30)
-    except Exception:  # noqa: BLE001 -- a lost nudge only delays the row until the next sweep
+    except Exception:
         log.warning("relay.kick_failed", database=using, exc_info=True)

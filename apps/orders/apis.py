@@ -15,8 +15,6 @@ from apps.orders.selectors import order_get, order_list, saga_get, saga_list
 from apps.orders.services import order_place
 
 
-
-
 class OrderOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     user_id = serializers.IntegerField()

@@ -47,9 +47,7 @@ class SagaState(models.Model):
     saga_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
     order_id = models.BigIntegerField(unique=True)
     status = models.CharField(max_length=16, choices=SagaStatus.choices, default=SagaStatus.IN_PROGRESS)
-    current_step = models.CharField(
-        max_length=32, choices=SagaStep.choices, default=SagaStep.RESERVING_INVENTORY
-    )
+    current_step = models.CharField(max_length=32, choices=SagaStep.choices, default=SagaStep.RESERVING_INVENTORY)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)

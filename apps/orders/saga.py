@@ -70,9 +70,9 @@ TRANSITIONS: dict[tuple[SagaStatus, SagaStep, SagaEvent], Transition] = {
 }
 
 STEP_COMMANDS = {
-    SagaStep.RESERVING_INVENTORY: SagaCommand.RESERVE_INVENTORY,
-    SagaStep.PROCESSING_PAYMENT: SagaCommand.PROCESS_PAYMENT,
-    SagaStep.RELEASING_INVENTORY: SagaCommand.RELEASE_INVENTORY,
+    _RESERVING: SagaCommand.RESERVE_INVENTORY,
+    _PAYING: SagaCommand.PROCESS_PAYMENT,
+    _RELEASING: SagaCommand.RELEASE_INVENTORY,
 }
 
 
@@ -83,6 +83,4 @@ def saga_transition(*, status: str, step: str, event: SagaEvent) -> Transition |
 
 def saga_step_command(*, status: str, step: str) -> SagaCommand | None:
     """The command that drives an active saga's current step (what recovery re-sends)."""
-    if SagaStatus(status) not in ACTIVE_STATUSES:
-        return None
-    return STEP_COMMANDS.get(SagaStep(step))
+    return STEP_COMMANDS.get((SagaStatus(status), SagaStep(step)))

@@ -22,11 +22,17 @@ ACTIVE_STATUS_VALUES = sorted(status.value for status in ACTIVE_STATUSES)
 SAGA_RESENT = Counter("saga_recovery_resent_total", "Step commands re-sent by recovery", ["step"])
 
 
-def order_place(*, user_id: int, product_id: int, quantity: int, total_amount: Decimal, trace_id: str = "") -> SagaState:
+def order_place(
+    *, user_id: int, product_id: int, quantity: int, total_amount: Decimal, trace_id: str = ""
+) -> SagaState:
     """Create the order, its saga and the first command, in one transaction on the orders database."""
     with transaction.atomic(using=DATABASE, durable=True):
         order = Order.objects.create(
-            user_id=user_id, product_id=product_id, quantity=quantity, total_amount=total_amount, status=START.order_status
+            user_id=user_id,
+            product_id=product_id,
+            quantity=quantity,
+            total_amount=total_amount,
+            status=START.order_status,
         )
         saga = SagaState.objects.create(
             order_id=order.pk, status=START.status, current_step=START.step, trace_id=trace_id

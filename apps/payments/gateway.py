@@ -16,6 +16,6 @@ class Charge:
 def gateway_charge(*, order_id: int, amount: Decimal, failure_rate: float) -> Charge:
     """Charge ``amount`` for ``order_id``; declined with probability ``failure_rate`` (0.0 to 1.0)."""
     transaction_id = f"txn_{uuid.uuid4().hex}"
-    if random.random() < failure_rate:  # noqa: S311 -- a simulation, not a secret
+    if random.random() < failure_rate:
         return Charge(False, transaction_id, "payment declined")
     return Charge(True, transaction_id)

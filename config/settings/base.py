@@ -98,7 +98,6 @@ def database_config(alias: str) -> dict:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 30,
             },
-            "TEST": {"NAME": str(VAR_DIR / f"test_{alias}.sqlite3")},
         }
     config = env.db_url_config(url)
     config["CONN_MAX_AGE"] = CONN_MAX_AGE

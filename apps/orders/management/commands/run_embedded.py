@@ -20,7 +20,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, addrport: str, no_migrate: bool, **options):
         if not settings.EMBEDDED_MODE:
-            raise CommandError("run_embedded needs the in-process broker: unset CELERY_BROKER_URL, or use make run-stack.")
+            raise CommandError(
+                "run_embedded needs the in-process broker: unset CELERY_BROKER_URL, or use make run-stack."
+            )
         if not no_migrate:
             call_command("migrate_all", verbosity=0)
         self._ensure_admin()

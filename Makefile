@@ -1,0 +1,79 @@
+# One command per habit: make run, make test, make lint, make run-stack, make bench.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+MARIADB_URL ?= mysql://root@127.0.0.1:3306
+RABBITMQ_URL ?= amqp://guest:guest@127.0.0.1:5672//
+
+# The stack's defaults (make run-stack): every app database on the local MariaDB.
+STACK_ENV = DATABASE_URL=$${DATABASE_URL:-$(MARIADB_URL)/sagas_default} \
+	ORDERS_DATABASE_URL=$${ORDERS_DATABASE_URL:-$(MARIADB_URL)/sagas_orders} \
+	INVENTORY_DATABASE_URL=$${INVENTORY_DATABASE_URL:-$(MARIADB_URL)/sagas_inventory} \
+	PAYMENTS_DATABASE_URL=$${PAYMENTS_DATABASE_URL:-$(MARIADB_URL)/sagas_payments} \
+	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(RABBITMQ_URL)}
+
+.PHONY: run run-stack test test-sqlite test-mariadb lint format bench services system-deps venv clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements/base.txt requirements/dev.txt
+	@$(MAKE) --no-print-directory system-deps
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements/dev.txt
+	touch $(STAMP)
+
+# mysqlclient compiles against the MariaDB client library; install it when missing and we may.
+system-deps:
+	@if ! pkg-config --exists libmariadb mysqlclient 2>/dev/null && ! pkg-config --exists libmariadb 2>/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing libmariadb-dev and pkg-config"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libmariadb-dev pkg-config >/dev/null; \
+		else \
+			echo "mysqlclient needs libmariadb-dev and pkg-config: sudo apt-get install libmariadb-dev pkg-config" >&2; exit 1; \
+		fi; \
+	fi
+
+# MariaDB and RabbitMQ for the stack and the server tests: start them if they are down and we may.
+services:
+	@bash deploy/scripts/ensure-services.sh
+
+run: venv
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py run_embedded $${ADDRPORT:-127.0.0.1:8000}
+
+run-stack: venv services
+	$(STACK_ENV) $(BIN)/python manage.py migrate_all
+	$(STACK_ENV) $(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(STACK_ENV) PORT=$${PORT:-8000} PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile
+
+test: test-sqlite test-mariadb
+
+# Pass 1: everything that needs no server, on SQLite (the embedded default).
+test-sqlite: venv
+	@echo "== tests on SQLite (embedded default) =="
+	$(BIN)/pytest -m "not mariadb and not rabbitmq and not e2e" $(PYTEST_ARGS)
+
+# Pass 2: the whole suite on MariaDB + RabbitMQ, in fresh databases and a fresh vhost.
+test-mariadb: venv services
+	@echo "== tests on MariaDB + RabbitMQ (fresh databases, fresh vhost) =="
+	TEST_DB=mariadb TEST_RUN_ID=t$$(date +%s)$$$$ $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: venv services
+	@echo "make bench arrives with the performance issue; see docs/benchmarks.md" >&2; exit 1
+
+clean:
+	rm -rf var/*.sqlite3* var/static

@@ -1,0 +1,268 @@
+"""A real stack for end-to-end tests: the Procfile's processes on MariaDB and RabbitMQ.
+
+Each stack gets fresh databases and a fresh RabbitMQ vhost, starts the processes
+it is asked for as subprocesses (each in its own process group, with its log in
+a file), and removes everything when closed.
+"""
+
+import base64
+import contextlib
+import itertools
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import MySQLdb
+
+ROOT = Path(__file__).resolve().parent.parent
+MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root"}
+RABBITMQ_HOST = "127.0.0.1:5672"
+ALIASES = ("default", "orders", "inventory", "payments")
+URL_VARIABLES = {
+    "default": "DATABASE_URL",
+    "orders": "ORDERS_DATABASE_URL",
+    "inventory": "INVENTORY_DATABASE_URL",
+    "payments": "PAYMENTS_DATABASE_URL",
+}
+STAFF = ("e2e-admin", "e2e-password-123")
+_counter = itertools.count(1)
+
+
+def procfile() -> dict[str, str]:
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return dict(line.split(": ", 1) for line in lines if line.strip() and not line.startswith("#"))
+
+
+def rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Stack:
+    def __init__(self, workdir: Path, *, env: dict[str, str] | None = None):
+        run_id = os.environ.get("TEST_RUN_ID", "local")
+        self.name = f"e2e_{run_id}_{os.getpid()}_{next(_counter)}"
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.databases = {alias: f"{self.name}_{alias}" for alias in ALIASES}
+        self.vhost = self.name
+        self.port = free_port()
+        self.processes: dict[str, subprocess.Popen] = {}
+        self._log_files = {}
+        self.base_env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings.dev",
+            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+            "PYTHONUNBUFFERED": "1",
+            "LOG_FORMAT": "json",
+            "VAR_DIR": str(self.workdir),
+            "CELERY_BROKER_URL": f"amqp://guest:guest@{RABBITMQ_HOST}/{self.vhost}",
+            "PORT": str(self.port),
+            "WEB_CONCURRENCY": "2",
+            "RELAY_SWEEP_INTERVAL": "1",
+            "SAGA_RECOVERY_INTERVAL": "5",
+            "SAGA_RECOVERY_AGE": "10",
+            "RETRY_DELAY_MS": "200",
+            "DJANGO_SUPERUSER_USERNAME": STAFF[0],
+            "DJANGO_SUPERUSER_PASSWORD": STAFF[1],
+            "DJANGO_SUPERUSER_EMAIL": "e2e@example.com",
+            **{URL_VARIABLES[alias]: f"mysql://root@127.0.0.1:3306/{db}" for alias, db in self.databases.items()},
+            **(env or {}),
+        }
+        for variable in ("TEST_DB", "CRASH_POINTS", "PAYMENT_FAILURE_RATE"):
+            if variable not in (env or {}):
+                self.base_env.pop(variable, None)
+
+    # --- lifecycle ---------------------------------------------------------
+    def create(self) -> "Stack":
+        rabbitmqctl("add_vhost", self.vhost)
+        rabbitmqctl("set_permissions", "-p", self.vhost, "guest", ".*", ".*", ".*")
+        self.manage("migrate_all", "--verbosity", "0")
+        self.manage("createsuperuser", "--noinput")
+        return self
+
+    def close(self) -> None:
+        for name in list(self.processes):
+            self.stop(name)
+        for handle in self._log_files.values():
+            handle.close()
+        connection = MySQLdb.connect(**MARIADB)
+        try:
+            for db in self.databases.values():
+                connection.cursor().execute(f"DROP DATABASE IF EXISTS `{db}`")
+        finally:
+            connection.close()
+        with contextlib.suppress(subprocess.CalledProcessError):
+            rabbitmqctl("delete_vhost", self.vhost)
+
+    def manage(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env={**self.base_env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if result.returncode != 0:
+            raise AssertionError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def start(self, name: str, *, env: dict[str, str] | None = None, instance: str = "") -> subprocess.Popen:
+        """Start the Procfile process ``name`` (``instance`` tells copies apart)."""
+        key = f"{name}{instance}"
+        assert key not in self.processes or self.processes[key].poll() is not None, f"{key} already runs"
+        log_path = self.workdir / f"{key}.log"
+        handle = self._log_files.get(key) or open(log_path, "ab")  # noqa: SIM115 -- closed in close()
+        self._log_files[key] = handle
+        process_env = {**self.base_env, "SERVICE_NAME": key, "RELAY_NAME": key, **(env or {})}
+        process = subprocess.Popen(
+            ["bash", "-c", f"exec {procfile()[name]}"],
+            cwd=ROOT,
+            env=process_env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.processes[key] = process
+        return process
+
+    def start_all(self, *names: str) -> None:
+        for name in names or ("web", "relay", "beat", "orders-consumer", "inventory-consumer", "payments-consumer"):
+            self.start(name)
+        self.wait_until(lambda: self._web_ready(), timeout=60, what="web answers /health")
+
+    def stop(self, key: str, *, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+        process = self.processes.pop(key, None)
+        if process is None or process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, sig)
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+
+    def kill(self, key: str) -> None:
+        self.stop(key, sig=signal.SIGKILL)
+
+    def log(self, key: str) -> str:
+        path = self.workdir / f"{key}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def json_logs(self, key: str) -> list[dict]:
+        records = []
+        for line in self.log(key).splitlines():
+            if line.startswith("{"):
+                try:
+                    records.append(json.loads(line))
+                except ValueError:
+                    continue
+        return records
+
+    # --- HTTP --------------------------------------------------------------
+    def http(self, method: str, path: str, body=None, *, staff: bool = False) -> tuple[int, dict]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, method=method)
+        request.add_header("Accept", "application/json")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        if staff:
+            token = base64.b64encode(f"{STAFF[0]}:{STAFF[1]}".encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"{}")
+
+    def _web_ready(self) -> bool:
+        try:
+            return self.http("GET", "/health")[0] == 200
+        except OSError:
+            return False
+
+    def seed(self, product_id: int, available_qty: int) -> None:
+        status, body = self.http(
+            "POST", "/inventory", {"product_id": product_id, "available_qty": available_qty}, staff=True
+        )
+        assert status == 201, body
+
+    def place_order(self, *, product_id: int, quantity: int = 1, user_id: int = 42, amount: str = "19.99") -> dict:
+        status, body = self.http(
+            "POST",
+            "/orders",
+            {"user_id": user_id, "product_id": product_id, "quantity": quantity, "total_amount": amount},
+        )
+        assert status == 201, body
+        return body
+
+    def order(self, order_id: int) -> dict:
+        status, body = self.http("GET", f"/orders/{order_id}")
+        assert status == 200, body
+        return body
+
+    def inventory(self, product_id: int) -> dict:
+        status, body = self.http("GET", f"/inventory/{product_id}")
+        assert status == 200, body
+        return body
+
+    # --- direct reads --------------------------------------------------------
+    def sql(self, alias: str, query: str, params=()) -> list[tuple]:
+        connection = MySQLdb.connect(**MARIADB, database=self.databases[alias])
+        try:
+            cursor = connection.cursor()
+            cursor.execute(query, params)
+            return list(cursor.fetchall())
+        finally:
+            connection.close()
+
+    def wait_until(self, predicate: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.2) -> float:
+        started = time.monotonic()
+        deadline = started + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return time.monotonic() - started
+            time.sleep(interval)
+        logs = "\n".join(f"--- {key} ---\n{self.log(key)[-3000:]}" for key in self._log_files)
+        raise AssertionError(f"timed out after {timeout}s waiting for: {what}\n{logs}")
+
+    def wait_terminal(self, order_ids, *, timeout: float = 60) -> dict[int, str]:
+        """Wait until every order is CONFIRMED, FAILED-and-settled or COMPENSATED; return their statuses."""
+        ids = list(order_ids)
+        placeholders = ",".join(["%s"] * len(ids))
+
+        def statuses():
+            rows = self.sql(
+                "orders",
+                f"SELECT order_id, status FROM saga_states WHERE order_id IN ({placeholders})",
+                ids,
+            )
+            return dict(rows)
+
+        self.wait_until(
+            lambda: (
+                all(status in ("COMPLETED", "COMPENSATED", "FAILED") for status in statuses().values())
+                and len(statuses()) == len(ids)
+            ),
+            timeout=timeout,
+            what=f"{len(ids)} sagas terminal",
+            interval=0.3,
+        )
+        rows = self.sql("orders", f"SELECT id, status FROM orders WHERE id IN ({placeholders})", ids)
+        return dict(rows)
