@@ -18,3 +18,26 @@ def _server_tests_need_servers(request):
     """A server test run without its server fails loudly: it is never skipped."""
     if request.node.get_closest_marker("mariadb") and not on_mariadb():
         pytest.fail("marked mariadb but the run is not on MariaDB: run it through `make test` (TEST_DB=mariadb)")
+
+
+@pytest.fixture
+def rabbitmq_vhost(settings):
+    """A fresh RabbitMQ vhost for one test; the messaging broker URL points at it."""
+    import os
+    import subprocess
+    import uuid
+
+    vhost = f"test_{os.environ.get('TEST_RUN_ID', 'local')}_{uuid.uuid4().hex[:8]}"
+
+    def rabbitmqctl(*args):
+        subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+    rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    url = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+    settings.MESSAGING_BROKER_URL = url
+    settings.EMBEDDED_MODE = False
+    try:
+        yield url
+    finally:
+        rabbitmqctl("delete_vhost", vhost)

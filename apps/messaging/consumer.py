@@ -174,6 +174,7 @@ class ConsumerWorker:
                 log.warning("consumer.disconnected", consumer=self.spec.name, error=str(exc), retry_in=backoff)
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
+        connections.close_all()
         log.info("consumer.stopped", consumer=self.spec.name)
 
     def _serve(self) -> None:

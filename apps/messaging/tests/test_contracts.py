@@ -1,0 +1,80 @@
+"""Every contract survives a JSON round trip, ignores unknown fields and refuses bad bodies."""
+
+import json
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from apps.messaging.contracts import (
+    CONTRACTS,
+    InventoryReleased,
+    InventoryReserved,
+    MalformedMessage,
+    PaymentProcessed,
+    ProcessPayment,
+    ReleaseInventory,
+    ReserveInventory,
+)
+
+SAGA_ID = uuid.UUID("8d3c9a52-5b0e-4c4f-9a55-0a3b7f1d2e11")
+EXAMPLES = [
+    ReserveInventory(saga_id=SAGA_ID, order_id=7, product_id=1001, quantity=2),
+    ReleaseInventory(saga_id=SAGA_ID, order_id=7, product_id=1001, quantity=2),
+    InventoryReserved(saga_id=SAGA_ID, order_id=7, product_id=1001, quantity=2, success=True),
+    InventoryReserved(
+        saga_id=SAGA_ID, order_id=7, product_id=1001, quantity=2, success=False, reason="insufficient stock"
+    ),
+    InventoryReleased(saga_id=SAGA_ID, order_id=7, product_id=1001, quantity=0, success=True),
+    ProcessPayment(saga_id=SAGA_ID, order_id=7, amount=Decimal("199.98")),
+    PaymentProcessed(saga_id=SAGA_ID, order_id=7, transaction_id="txn_1", success=True),
+    PaymentProcessed(saga_id=SAGA_ID, order_id=7, transaction_id="txn_2", success=False, reason="payment declined"),
+]
+
+
+@pytest.mark.parametrize("message", EXAMPLES, ids=lambda message: type(message).__name__)
+def test_round_trip_through_json(message):
+    wire = json.dumps(message.to_body())
+    assert type(message).from_body(json.loads(wire)) == message
+    assert CONTRACTS[message.routing_key] is type(message)
+
+
+def test_bodies_use_the_seed_field_names():
+    assert EXAMPLES[0].to_body() == {
+        "saga_id": str(SAGA_ID),
+        "order_id": 7,
+        "product_id": 1001,
+        "quantity": 2,
+    }
+    assert EXAMPLES[3].to_body()["reason"] == "insufficient stock"
+    assert "reason" not in EXAMPLES[2].to_body()
+    assert EXAMPLES[5].to_body()["amount"] == 199.98
+
+
+def test_unknown_fields_are_ignored():
+    body = {**EXAMPLES[0].to_body(), "priority": "high", "version": 9}
+    assert ReserveInventory.from_body(body) == EXAMPLES[0]
+
+
+@pytest.mark.parametrize(
+    ("contract", "body"),
+    [
+        (ReserveInventory, []),
+        (ReserveInventory, "text"),
+        (ReserveInventory, {"order_id": 7, "product_id": 1, "quantity": 1}),
+        (ReserveInventory, {"saga_id": "not-a-uuid", "order_id": 7, "product_id": 1, "quantity": 1}),
+        (ReserveInventory, {"saga_id": str(SAGA_ID), "order_id": "7", "product_id": 1, "quantity": 1}),
+        (ReserveInventory, {"saga_id": str(SAGA_ID), "order_id": True, "product_id": 1, "quantity": 1}),
+        (ReserveInventory, {"saga_id": str(SAGA_ID), "order_id": 7, "product_id": 1, "quantity": 0}),
+        (ReserveInventory, {"saga_id": str(SAGA_ID), "order_id": 7, "product_id": 1, "quantity": 1.5}),
+        (ProcessPayment, {"saga_id": str(SAGA_ID), "order_id": 7, "amount": -1}),
+        (ProcessPayment, {"saga_id": str(SAGA_ID), "order_id": 7, "amount": "NaN"}),
+        (ProcessPayment, {"saga_id": str(SAGA_ID), "order_id": 7, "amount": "lots"}),
+        (InventoryReserved, {"saga_id": str(SAGA_ID), "order_id": 7, "product_id": 1, "quantity": 1}),
+        (InventoryReserved, {"saga_id": str(SAGA_ID), "order_id": 7, "product_id": 1, "quantity": 1, "success": 1}),
+        (PaymentProcessed, {"saga_id": str(SAGA_ID), "order_id": 7, "transaction_id": 5, "success": True}),
+    ],
+)
+def test_malformed_bodies_are_refused(contract, body):
+    with pytest.raises(MalformedMessage):
+        contract.from_body(body)

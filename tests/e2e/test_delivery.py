@@ -1,0 +1,190 @@
+"""Delivery faults against the real processes: duplicates, re-sends, stale events, poison, relay crashes."""
+
+import json
+import re
+import uuid
+
+import pytest
+from kombu import Connection, Producer
+
+pytestmark = [pytest.mark.e2e, pytest.mark.mariadb, pytest.mark.rabbitmq]
+
+
+def publish(stack, *, routing_key: str, body, message_id: str | None = None, exchange: str = "saga.commands"):
+    with Connection(stack.base_env["CELERY_BROKER_URL"]) as connection:
+        Producer(connection).publish(
+            body if isinstance(body, bytes) else json.dumps(body).encode(),
+            exchange=exchange,
+            routing_key=routing_key,
+            message_id=message_id or str(uuid.uuid4()),
+            headers={"trace_id": "e2e-injected"},
+            content_type="application/json",
+            content_encoding="utf-8",
+            delivery_mode=2,
+        )
+
+
+def queue_depth(stack, queue: str) -> int:
+    with Connection(stack.base_env["CELERY_BROKER_URL"]) as connection:
+        return connection.default_channel.queue_declare(queue, passive=True).message_count
+
+
+def outcomes(stack, key: str, message_id: str) -> list[str]:
+    return [
+        record["outcome"]
+        for record in stack.json_logs(key)
+        if record.get("event") == "consumer.handled" and record.get("message_id") == message_id
+    ]
+
+
+def reserve_command(stack, order_id: int) -> tuple[str, dict]:
+    [(message_id, payload)] = stack.sql(
+        "orders",
+        "SELECT message_id, payload FROM messaging_outbox WHERE routing_key = 'inventory.reserve' "
+        "AND JSON_VALUE(payload, '$.order_id') = %s",
+        [order_id],
+    )
+    return str(uuid.UUID(hex=message_id.replace("-", ""))), json.loads(payload)
+
+
+def test_the_same_command_delivered_twice_moves_stock_once(stack):
+    stack.seed(2001, 10)
+    stack.stop("inventory-consumer")
+    try:
+        placed = stack.place_order(product_id=2001, quantity=3)
+        stack.wait_until(lambda: queue_depth(stack, "inventory.commands") == 1, timeout=15, what="command queued")
+        message_id, payload = reserve_command(stack, placed["order_id"])
+        publish(stack, routing_key="inventory.reserve", body=payload, message_id=message_id)
+    finally:
+        stack.start("inventory-consumer")
+
+    assert stack.wait_terminal([placed["order_id"]]) == {placed["order_id"]: "CONFIRMED"}
+    stack.wait_until(lambda: len(outcomes(stack, "inventory-consumer", message_id)) == 2, timeout=10, what="2 handled")
+    assert sorted(outcomes(stack, "inventory-consumer", message_id)) == ["duplicate", "ok"]
+    assert stack.inventory(2001)["available_qty"] == 7
+    assert stack.sql("inventory", "SELECT COUNT(*) FROM inventory_logs WHERE order_id = %s", [placed["order_id"]]) == [
+        (1,)
+    ]
+
+
+def test_a_recovery_resend_with_a_new_id_is_answered_from_the_log(stack):
+    stack.seed(2002, 10)
+    placed = stack.place_order(product_id=2002, quantity=2)
+    assert stack.wait_terminal([placed["order_id"]]) == {placed["order_id"]: "CONFIRMED"}
+    _, payload = reserve_command(stack, placed["order_id"])
+    orders_outbox_before = stack.sql("orders", "SELECT COUNT(*) FROM messaging_outbox")[0][0]
+
+    publish(stack, routing_key="inventory.reserve", body=payload)
+
+    replies = "SELECT COUNT(*) FROM messaging_outbox WHERE routing_key = 'inventory.reserved' AND saga_id = %s"
+    saga_hex = uuid.UUID(placed["saga_id"]).hex
+    stack.wait_until(lambda: stack.sql("inventory", replies, [saga_hex])[0][0] == 2, timeout=15, what="second reply")
+    stack.wait_until(
+        lambda: stack.sql("inventory", "SELECT COUNT(*) FROM messaging_outbox WHERE dispatched_at IS NULL")[0][0] == 0,
+        timeout=15,
+        what="reply relayed",
+    )
+    assert stack.inventory(2002)["available_qty"] == 8
+    assert stack.http("GET", f"/sagas/{placed['saga_id']}", staff=True)[1]["saga"]["status"] == "COMPLETED"
+    assert stack.sql("orders", "SELECT COUNT(*) FROM messaging_outbox")[0][0] == orders_outbox_before
+
+
+def test_a_stale_event_changes_nothing(stack):
+    stack.seed(2003, 10)
+    placed = stack.place_order(product_id=2003, quantity=1)
+    assert stack.wait_terminal([placed["order_id"]]) == {placed["order_id"]: "CONFIRMED"}
+    message_id = str(uuid.uuid4())
+
+    publish(
+        stack,
+        exchange="saga.events",
+        routing_key="inventory.reserved",
+        message_id=message_id,
+        body={
+            "saga_id": placed["saga_id"],
+            "order_id": placed["order_id"],
+            "product_id": 2003,
+            "quantity": 1,
+            "success": False,
+            "reason": "late and wrong",
+        },
+    )
+
+    stack.wait_until(lambda: outcomes(stack, "orders-consumer", message_id) == ["ok"], timeout=15, what="handled")
+    saga = stack.http("GET", f"/sagas/{placed['saga_id']}", staff=True)[1]
+    assert (saga["saga"]["status"], saga["order"]["status"], saga["order"]["failure_reason"]) == (
+        "COMPLETED",
+        "CONFIRMED",
+        "",
+    )
+
+
+def test_a_poison_message_goes_to_the_dlq_and_orders_keep_flowing(stack):
+    stack.seed(2004, 10)
+    publish(stack, routing_key="inventory.reserve", body=b"\x00 definitely not json")
+    publish(stack, routing_key="payment.process", body={"saga_id": "x", "order_id": -1})
+    publish(stack, exchange="saga.events", routing_key="payment.processed", body=["not", "an", "object"])
+
+    stack.wait_until(lambda: queue_depth(stack, "inventory.commands.dlq") == 1, timeout=15, what="inventory DLQ")
+    stack.wait_until(lambda: queue_depth(stack, "payment.commands.dlq") == 1, timeout=15, what="payment DLQ")
+    stack.wait_until(lambda: queue_depth(stack, "order.events.dlq") == 1, timeout=15, what="order DLQ")
+    placed = stack.place_order(product_id=2004, quantity=1)
+    assert stack.wait_terminal([placed["order_id"]]) == {placed["order_id"]: "CONFIRMED"}
+
+
+def test_relay_crash_after_publish_before_marking_publishes_twice_with_one_effect(make_stack):
+    stack = make_stack()
+    stack.start("web")
+    for consumer in ("orders-consumer", "inventory-consumer", "payments-consumer"):
+        stack.start(consumer)
+    stack.wait_until(stack._web_ready, timeout=60, what="web up")
+    stack.seed(2101, 10)
+    stack.start("relay", env={"CRASH_POINTS": "relay.after_publish", "RELAY_CONCURRENCY": "1"})
+
+    placed = stack.place_order(product_id=2101, quantity=4)
+    # The command reached the broker and was handled, but its outbox row was never marked.
+    stack.wait_until(
+        lambda: stack.sql("inventory", "SELECT COUNT(*) FROM messaging_inbox")[0][0] == 1, timeout=30, what="handled"
+    )
+    assert stack.sql("orders", "SELECT COUNT(*) FROM messaging_outbox WHERE dispatched_at IS NULL")[0][0] == 1
+    stack.kill("relay")
+    stack.start("relay")
+    stack.start("beat")
+
+    assert stack.wait_terminal([placed["order_id"]], timeout=60) == {placed["order_id"]: "CONFIRMED"}
+    message_id, _ = reserve_command(stack, placed["order_id"])
+    stack.wait_until(lambda: len(outcomes(stack, "inventory-consumer", message_id)) == 2, timeout=10, what="2 handled")
+    assert sorted(outcomes(stack, "inventory-consumer", message_id)) == ["duplicate", "ok"]
+    assert stack.inventory(2101)["available_qty"] == 6
+    assert stack.sql("payments", "SELECT COUNT(*) FROM payments")[0][0] == 1
+
+
+def test_two_relays_drain_one_backlog_with_effects_once(make_stack):
+    stack = make_stack(RELAY_BATCH_SIZE=10)
+    stack.start("web")
+    for consumer in ("orders-consumer", "inventory-consumer", "payments-consumer"):
+        stack.start(consumer)
+    stack.wait_until(stack._web_ready, timeout=60, what="web up")
+    stack.seed(2201, 1000)
+    placed = [stack.place_order(product_id=2201, quantity=1)["order_id"] for _ in range(200)]
+    assert stack.sql("orders", "SELECT COUNT(*) FROM messaging_outbox WHERE dispatched_at IS NULL")[0][0] == 200
+
+    stack.start("relay", instance="-a")
+    stack.start("relay", instance="-b")
+    stack.start("beat")
+
+    statuses = stack.wait_terminal(placed, timeout=120)
+    assert set(statuses.values()) == {"CONFIRMED"}
+    published = {key: relayed_count(stack.log(key)) for key in ("relay-a", "relay-b")}
+    assert all(count > 0 for count in published.values()), published
+    assert sum(published.values()) == 200 * 4, "every outbox row of the 4 saga steps published exactly once"
+    assert stack.inventory(2201) == {**stack.inventory(2201), "available_qty": 800, "reserved_qty": 200}
+    assert stack.sql("inventory", "SELECT COUNT(*) FROM inventory_logs")[0][0] == 200
+    assert stack.sql("payments", "SELECT COUNT(*) FROM payments")[0][0] == 200
+
+
+def relayed_count(log: str) -> int:
+    """Rows a relay process published, from Celery's 'Task ... succeeded in ...: N' lines."""
+    return sum(
+        int(count) for count in re.findall(r"Task messaging\.relay_\w+\[[^\]]+\] succeeded in [^:]+: (\d+)", log)
+    )
