@@ -47,6 +47,7 @@ run: venv
 
 run-stack: venv services
 	$(STACK_ENV) $(BIN)/python manage.py migrate_all
+	$(STACK_ENV) $(BIN)/python manage.py ensure_admin
 	$(STACK_ENV) $(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(STACK_ENV) PORT=$${PORT:-8000} PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile
 

@@ -24,14 +24,11 @@ def _server_tests_need_servers(request):
 def rabbitmq_vhost(settings):
     """A fresh RabbitMQ vhost for one test; the messaging broker URL points at it."""
     import os
-    import subprocess
     import uuid
 
+    from tests.stack import rabbitmqctl
+
     vhost = f"test_{os.environ.get('TEST_RUN_ID', 'local')}_{uuid.uuid4().hex[:8]}"
-
-    def rabbitmqctl(*args):
-        subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
-
     rabbitmqctl("add_vhost", vhost)
     rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
     url = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"

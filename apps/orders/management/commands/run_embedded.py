@@ -1,9 +1,6 @@
-import os
-import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
@@ -25,7 +22,7 @@ class Command(BaseCommand):
             )
         if not no_migrate:
             call_command("migrate_all", verbosity=0)
-        self._ensure_admin()
+        call_command("ensure_admin")
         # In-process messages died with the last process: re-send every active saga's step now.
         resent = saga_recover(older_than=timedelta(0))
         if resent:
@@ -40,20 +37,3 @@ class Command(BaseCommand):
             call_command("runserver", addrport, use_reloader=False, use_threading=True)
         finally:
             runtime.stop()
-
-    def _ensure_admin(self) -> None:
-        User = get_user_model()
-        username = os.environ.get("DJANGO_SUPERUSER_USERNAME", "admin")
-        password = os.environ.get("DJANGO_SUPERUSER_PASSWORD")
-        user = User.objects.filter(username=username).first()
-        if user is not None and password is None:
-            self.stdout.write(f"Admin user: {username} (password unchanged; set DJANGO_SUPERUSER_PASSWORD to reset)")
-            return
-        if password is None:
-            password = secrets.token_urlsafe(12)
-        if user is None:
-            user = User.objects.create_superuser(username=username, email="", password=password)
-        else:
-            user.set_password(password)
-            user.save(update_fields=["password"])
-        self.stdout.write(self.style.SUCCESS(f"Admin user: {username}  password: {password}"))
