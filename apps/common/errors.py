@@ -1,6 +1,7 @@
 """Every error leaves the API as JSON ``{error, code, ...}``, never an HTML page."""
 
 from django.http import JsonResponse
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler
 
@@ -73,9 +74,9 @@ def server_error_view(request):
     return error_response(status.HTTP_500_INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "Internal server error.")
 
 
-def error_schema_response(description: str) -> dict:
+def error_schema_response(description: str) -> OpenApiResponse:
     """An OpenAPI response description for the shared error body."""
-    return {"description": description, "content": {"application/json": {"schema": _ERROR_SCHEMA}}}
+    return OpenApiResponse(response=_ERROR_SCHEMA, description=description)
 
 
 _ERROR_SCHEMA = {

@@ -40,6 +40,11 @@ class InventoryAdmin(admin.ModelAdmin):
     search_fields = ("=product_id",)
     readonly_fields = ("reserved_qty", "version", "created_at", "updated_at")
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # ModelAdmin wraps a POST in atomic(); inventory_set_available owns a durable
+        # transaction and cannot nest in it. The admin log goes to "default" anyway.
+        return self._changeform_view(request, object_id, form_url, extra_context)
+
     def save_model(self, request, obj, form, change):
         if not change:
             super().save_model(request, obj, form, change)

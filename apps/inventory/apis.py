@@ -1,4 +1,4 @@
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -36,6 +36,7 @@ def _inventory_response(inventory, *, status_code: int = status.HTTP_200_OK) -> 
 class InventoryCreateApi(APIView):
     permission_classes = [StaffWrites]
 
+    @extend_schema_serializer(component_name="InventoryCreate")
     class InputSerializer(serializers.Serializer):
         product_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
         available_qty = serializers.IntegerField(min_value=0, max_value=MAX_STOCK)
@@ -66,6 +67,7 @@ class InventoryCreateApi(APIView):
 class InventoryDetailApi(APIView):
     permission_classes = [StaffWrites]
 
+    @extend_schema_serializer(component_name="InventorySet")
     class InputSerializer(serializers.Serializer):
         available_qty = serializers.IntegerField(min_value=0, max_value=MAX_STOCK)
 

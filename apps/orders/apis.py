@@ -1,7 +1,7 @@
 from decimal import Decimal
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -39,12 +39,14 @@ class SagaOutputSerializer(serializers.Serializer):
 
 
 class OrdersApi(APIView):
+    @extend_schema_serializer(component_name="OrderPlace")
     class InputSerializer(serializers.Serializer):
         user_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
         product_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
         quantity = serializers.IntegerField(min_value=1, max_value=settings.ORDER_MAX_QUANTITY)
         total_amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
 
+    @extend_schema_serializer(component_name="OrderPlaced")
     class PlacedSerializer(serializers.Serializer):
         order_id = serializers.IntegerField()
         saga_id = serializers.UUIDField()
@@ -118,6 +120,7 @@ class SagasApi(APIView):
 class SagaDetailApi(APIView):
     permission_classes = [IsStaff]
 
+    @extend_schema_serializer(component_name="SagaDetail")
     class OutputSerializer(serializers.Serializer):
         saga = SagaOutputSerializer()
         order = OrderOutputSerializer(allow_null=True)

@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -9,6 +9,7 @@ from apps.payments.selectors import payment_get
 
 
 class PaymentDetailApi(APIView):
+    @extend_schema_serializer(component_name="Payment")
     class OutputSerializer(serializers.Serializer):
         order_id = serializers.IntegerField()
         amount = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=False)

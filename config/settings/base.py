@@ -206,6 +206,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Routes accept an optional trailing slash; document them without it, as the API names them.
+    "PREPROCESSING_HOOKS": ["apps.common.schema.canonical_paths"],
     # Served from this host: the UI works with no internet access.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

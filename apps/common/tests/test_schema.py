@@ -1,0 +1,142 @@
+"""The OpenAPI document, its UI and the admin login page."""
+
+import json
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+API_PATHS = {
+    "/orders": {"get", "post"},
+    "/orders/{order_id}": {"get"},
+    "/inventory": {"post"},
+    "/inventory/{product_id}": {"get", "put"},
+    "/payments/{order_id}": {"get"},
+    "/sagas": {"get"},
+    "/sagas/{saga_id}": {"get"},
+    "/health": {"get"},
+    "/ready": {"get"},
+}
+
+
+@pytest.fixture(scope="module")
+def schema(django_db_blocker):
+    with django_db_blocker.unblock():
+        response = Client().get("/api/schema/", {"format": "json"})
+    assert response.status_code == 200
+    return json.loads(response.content)
+
+
+def resolve(schema: dict, node: dict) -> dict:
+    """Follow a ``$ref`` into components/schemas."""
+    ref = node.get("$ref")
+    if ref is None:
+        return node
+    return schema["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+
+
+def request_properties(schema: dict, path: str, method: str) -> set[str]:
+    body = schema["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+    return set(resolve(schema, body)["properties"])
+
+
+def response_properties(schema: dict, path: str, method: str, status: str = "200") -> set[str]:
+    body = schema["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
+    return set(resolve(schema, body)["properties"])
+
+
+def test_schema_is_openapi_3(schema):
+    assert schema["openapi"].startswith("3.")
+    assert schema["info"]["title"]
+
+
+def test_schema_generates_without_warnings_and_validates(tmp_path):
+    call_command("spectacular", "--fail-on-warn", "--validate", "--file", str(tmp_path / "schema.yaml"))
+
+    assert (tmp_path / "schema.yaml").read_text().startswith("openapi: 3.")
+
+
+def test_schema_lists_every_endpoint_with_its_methods(schema):
+    documented = {
+        path: set(operations) & {"get", "post", "put", "patch", "delete"}
+        for path, operations in schema["paths"].items()
+    }
+
+    assert documented == API_PATHS
+
+
+def test_schema_operation_ids_are_unique(schema):
+    operation_ids = [op["operationId"] for operations in schema["paths"].values() for op in operations.values()]
+
+    assert len(operation_ids) == len(set(operation_ids))
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "properties"),
+    [
+        ("/orders", "post", {"user_id", "product_id", "quantity", "total_amount"}),
+        ("/inventory", "post", {"product_id", "available_qty"}),
+        ("/inventory/{product_id}", "put", {"available_qty"}),
+    ],
+)
+def test_schema_documents_each_request_body(schema, path, method, properties):
+    assert request_properties(schema, path, method) == properties
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "status", "properties"),
+    [
+        ("/orders", "post", "201", {"order_id", "saga_id", "status"}),
+        ("/orders", "get", "200", {"count", "next", "previous", "orders"}),
+        ("/sagas", "get", "200", {"count", "next", "previous", "sagas"}),
+        ("/sagas/{saga_id}", "get", "200", {"saga", "order"}),
+        (
+            "/payments/{order_id}",
+            "get",
+            "200",
+            {"order_id", "amount", "status", "transaction_id", "failure_reason", "created_at", "updated_at"},
+        ),
+        (
+            "/inventory/{product_id}",
+            "get",
+            "200",
+            {"product_id", "available_qty", "reserved_qty", "version", "created_at", "updated_at"},
+        ),
+        ("/orders/{order_id}", "get", "404", {"error", "code"}),
+    ],
+)
+def test_schema_documents_each_response_body(schema, path, method, status, properties):
+    assert response_properties(schema, path, method, status) == properties
+
+
+@pytest.mark.django_db
+def test_swagger_ui_renders():
+    response = Client().get("/api/docs/")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert b"swagger" in response.content.lower()
+
+
+@pytest.mark.django_db
+def test_admin_login_page_renders():
+    response = Client().get("/admin/login/")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert b'name="username"' in response.content
+
+
+@pytest.mark.django_db
+def test_admin_index_lists_every_domain_model(admin_client):
+    response = admin_client.get("/admin/")
+
+    assert response.status_code == 200
+    for changelist in (
+        "/admin/orders/order/",
+        "/admin/orders/sagastate/",
+        "/admin/inventory/inventory/",
+        "/admin/inventory/inventorylog/",
+        "/admin/payments/payment/",
+    ):
+        assert changelist.encode() in response.content

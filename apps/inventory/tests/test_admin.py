@@ -1,0 +1,108 @@
+"""The inventory admin: stock edits carry the version the operator saw."""
+
+import pytest
+
+from apps.inventory.models import Inventory
+from apps.inventory.tests.factories import InventoryFactory, InventoryLogFactory
+
+INVENTORY_AND_USERS_DB = ["default", "inventory"]
+
+
+def change_url(inventory: Inventory) -> str:
+    return f"/admin/inventory/inventory/{inventory.pk}/change/"
+
+
+def stock_of(inventory: Inventory) -> tuple[int, int]:
+    inventory.refresh_from_db()
+    return inventory.available_qty, inventory.version
+
+
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_inventory_changelist(admin_client):
+    inventory = InventoryFactory()
+
+    response = admin_client.get("/admin/inventory/inventory/")
+
+    assert response.status_code == 200
+    assert [row.pk for row in response.context["cl"].result_list] == [inventory.pk]
+
+
+@pytest.mark.parametrize("term", ["42", "abc", "-1", "99999999999999999999999"])
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_inventory_search_never_fails(admin_client, term):
+    InventoryFactory(product_id=42)
+
+    response = admin_client.get("/admin/inventory/inventory/", {"q": term})
+
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_inventory_log_changelist(admin_client):
+    log = InventoryLogFactory()
+
+    response = admin_client.get("/admin/inventory/inventorylog/", {"action": "RESERVE", "q": str(log.order_id)})
+
+    assert response.status_code == 200
+    assert [row.pk for row in response.context["cl"].result_list] == [log.pk]
+
+
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_inventory_change_page_carries_the_version(admin_client):
+    inventory = InventoryFactory(version=7)
+
+    response = admin_client.get(change_url(inventory))
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form["seen_version"].value() == 7
+
+
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_change_with_the_current_version_sets_the_stock(admin_client):
+    inventory = InventoryFactory(available_qty=10, version=3)
+
+    response = admin_client.post(change_url(inventory), {"available_qty": 25, "seen_version": 3, "_save": "Save"})
+
+    assert response.status_code == 302
+    assert stock_of(inventory) == (25, 4)
+
+
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_change_with_a_stale_version_changes_nothing(admin_client):
+    inventory = InventoryFactory(available_qty=10, version=3)
+    Inventory.objects.filter(pk=inventory.pk).update(available_qty=8, version=4)
+
+    response = admin_client.post(change_url(inventory), {"available_qty": 25, "seen_version": 3, "_save": "Save"})
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.non_field_errors()
+    assert stock_of(inventory) == (8, 4)
+
+
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_change_cannot_move_a_product_to_another_id(admin_client):
+    inventory = InventoryFactory(product_id=42, version=1)
+
+    admin_client.post(change_url(inventory), {"product_id": 99, "available_qty": 5, "seen_version": 1, "_save": "Save"})
+
+    inventory.refresh_from_db()
+    assert (inventory.product_id, inventory.available_qty) == (42, 5)
+
+
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_add_inventory_from_the_admin(admin_client):
+    response = admin_client.post("/admin/inventory/inventory/add/", {"product_id": 42, "available_qty": 5})
+
+    assert response.status_code == 302
+    stored = Inventory.objects.get(product_id=42)
+    assert (stored.available_qty, stored.reserved_qty, stored.version) == (5, 0, 1)
+
+
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_negative_stock_is_refused_by_the_admin_form(admin_client):
+    inventory = InventoryFactory(available_qty=10, version=1)
+
+    response = admin_client.post(change_url(inventory), {"available_qty": -1, "seen_version": 1, "_save": "Save"})
+
+    assert response.status_code == 200
+    assert stock_of(inventory) == (10, 1)
