@@ -23,3 +23,6 @@ if env.str("TEST_DB", default="sqlite") == "mariadb":
 # The domain databases do not depend on ``default``: a test may ask for just one of them.
 for test_settings in DATABASES.values():
     test_settings.setdefault("TEST", {})["DEPENDENCIES"] = []
+
+# Static files come from the app finders in tests; no collectstatic directory needed.
+STATIC_ROOT = None

@@ -71,7 +71,7 @@ def test_start_reserves_inventory_for_a_pending_order():
     )
 
 
-@pytest.mark.parametrize(("status", "step"), itertools.product(SagaStatus.values, SagaStep.values))
+@pytest.mark.parametrize(("status", "step"), list(itertools.product(SagaStatus.values, SagaStep.values)))
 def test_recovery_resends_only_the_active_steps_command(status, step):
     expected = {
         ("IN_PROGRESS", "RESERVING_INVENTORY"): SagaCommand.RESERVE_INVENTORY,
