@@ -2,6 +2,7 @@
 
 import json
 import re
+import signal
 import uuid
 
 import pytest
@@ -188,3 +189,71 @@ def relayed_count(log: str) -> int:
     return sum(
         int(count) for count in re.findall(r"Task messaging\.relay_\w+\[[^\]]+\] succeeded in [^:]+: (\d+)", log)
     )
+
+
+def test_processes_reconnect_after_the_broker_drops_every_connection(stack):
+    stack.seed(2301, 10)
+    assert stack.wait_terminal([stack.place_order(product_id=2301)["order_id"]]) != {}
+
+    rabbitmqctl_close_vhost_connections(stack.vhost)
+    placed = stack.place_order(product_id=2301, quantity=2)
+
+    assert stack.wait_terminal([placed["order_id"]], timeout=60) == {placed["order_id"]: "CONFIRMED"}
+    assert stack.inventory(2301)["available_qty"] == 7
+    for consumer in ("orders-consumer", "inventory-consumer", "payments-consumer"):
+        events = [record.get("event") for record in stack.json_logs(consumer)]
+        assert "consumer.disconnected" in events, f"{consumer} never saw the broker go"
+        assert events.count("consumer.started") >= 2, f"{consumer} did not come back"
+
+
+def test_consumers_recover_when_their_database_connections_are_killed(stack):
+    stack.seed(2302, 10)
+    assert stack.wait_terminal([stack.place_order(product_id=2302)["order_id"]]) != {}
+
+    killed = kill_database_connections(stack)
+    placed = stack.place_order(product_id=2302, quantity=2)
+
+    assert killed > 0
+    assert stack.wait_terminal([placed["order_id"]], timeout=60) == {placed["order_id"]: "CONFIRMED"}
+    assert stack.inventory(2302)["available_qty"] == 7
+
+
+def rabbitmqctl_close_vhost_connections(vhost: str) -> None:
+    from tests.stack import rabbitmqctl
+
+    rabbitmqctl("close_all_connections", "-p", vhost, "test: broker dropped the connection")
+
+
+def kill_database_connections(stack) -> int:
+    import MySQLdb
+
+    from tests.stack import MARIADB
+
+    connection = MySQLdb.connect(**MARIADB)
+    try:
+        cursor = connection.cursor()
+        names = list(stack.databases.values())
+        placeholders = ",".join(["%s"] * len(names))
+        cursor.execute(f"SELECT id FROM information_schema.processlist WHERE db IN ({placeholders})", names)
+        ids = [row[0] for row in cursor.fetchall()]
+        for connection_id in ids:
+            cursor.execute(f"KILL CONNECTION {int(connection_id)}")
+        return len(ids)
+    finally:
+        connection.close()
+
+
+def test_sigterm_finishes_the_message_in_hand_and_exits_cleanly(stack):
+    stack.seed(2303, 100)
+    placed = [stack.place_order(product_id=2303)["order_id"] for _ in range(30)]
+    process = stack.processes["inventory-consumer"]
+
+    process.send_signal(signal.SIGTERM)
+
+    assert process.wait(timeout=15) == 0
+    assert "consumer.stopped" in [record.get("event") for record in stack.json_logs("inventory-consumer")]
+    stack.processes.pop("inventory-consumer")
+    stack.start("inventory-consumer")
+    assert set(stack.wait_terminal(placed, timeout=60).values()) == {"CONFIRMED"}
+    assert stack.inventory(2303)["available_qty"] == 70
+    assert stack.sql("inventory", "SELECT COUNT(*) FROM inventory_logs WHERE product_id = 2303")[0][0] == 30
