@@ -15,7 +15,7 @@ STACK_ENV = DATABASE_URL=$${DATABASE_URL:-$(MARIADB_URL)/sagas_default} \
 	PAYMENTS_DATABASE_URL=$${PAYMENTS_DATABASE_URL:-$(MARIADB_URL)/sagas_payments} \
 	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(RABBITMQ_URL)}
 
-.PHONY: run run-stack test test-sqlite test-mariadb lint format bench services system-deps venv clean
+.PHONY: run run-stack test test-sqlite test-mariadb test-tools lint format bench services system-deps venv clean
 
 venv: $(STAMP)
 
@@ -34,6 +34,17 @@ system-deps:
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libmariadb-dev pkg-config >/dev/null; \
 		else \
 			echo "mysqlclient needs libmariadb-dev and pkg-config: sudo apt-get install libmariadb-dev pkg-config" >&2; exit 1; \
+		fi; \
+	fi
+
+# Tools the server tests drive: Debian's prometheus (promtool checks, a real scrape).
+test-tools:
+	@if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing prometheus"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; \
+		else \
+			echo "the observability tests need Debian's prometheus package: sudo apt-get install prometheus" >&2; exit 1; \
 		fi; \
 	fi
 
@@ -59,7 +70,7 @@ test-sqlite: venv
 	$(BIN)/pytest -m "not mariadb and not rabbitmq and not e2e" $(PYTEST_ARGS)
 
 # Pass 2: the whole suite but the embedded mode on MariaDB + RabbitMQ, in fresh databases and vhosts.
-test-mariadb: venv services
+test-mariadb: venv services test-tools
 	@echo "== tests on MariaDB + RabbitMQ (fresh databases, fresh vhost) =="
 	TEST_DB=mariadb TEST_RUN_ID=t$$(date +%s)$$$$ $(BIN)/pytest -m "not embedded" $(PYTEST_ARGS)
 

@@ -10,7 +10,7 @@ def pytest_report_header(config):
 
 
 def on_mariadb() -> bool:
-    return all(db["ENGINE"] == "django.db.backends.mysql" for db in settings.DATABASES.values())
+    return all(db["ENGINE"].endswith(".mysql") for db in settings.DATABASES.values())
 
 
 @pytest.fixture(autouse=True)

@@ -1,11 +1,40 @@
-"""The Celery app: relay tasks, the beat schedule, Flower."""
+"""The Celery app: relay tasks, the beat schedule, Flower; and the metrics those processes serve."""
 
 import os
 
 from celery import Celery
+from celery.signals import beat_init, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
 
 app = Celery("sagas")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+def serve_relay_metrics(**kwargs):
+    """The relay's prefork children write metrics to PROMETHEUS_MULTIPROC_DIR; the parent serves the sum."""
+    from django.conf import settings
+
+    from apps.messaging.metrics import metrics_serve, multiprocess_dir_reset, multiprocess_registry
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess_dir_reset()
+        metrics_serve(port=settings.METRICS_PORT, registry=multiprocess_registry())
+    else:
+        metrics_serve(port=settings.METRICS_PORT)
+
+
+@beat_init.connect
+def serve_state_metrics(**kwargs):
+    """Beat, the one singleton process, serves the system-state gauges (outbox lag, DLQs, active sagas)."""
+    from django.conf import settings
+    from prometheus_client import CollectorRegistry
+
+    from apps.messaging.metrics import StateCollector, metrics_serve
+    from apps.orders.metrics import saga_state_metrics
+
+    registry = CollectorRegistry()
+    registry.register(StateCollector(extra=[saga_state_metrics]))
+    metrics_serve(port=settings.METRICS_PORT, registry=registry)

@@ -61,6 +61,7 @@ class Stack:
         self.vhost = self.name
         self.port = free_port()
         self.processes: dict[str, subprocess.Popen] = {}
+        self.metrics_ports: dict[str, int] = {}
         self._log_files = {}
         self.base_env = {
             **os.environ,
@@ -128,7 +129,14 @@ class Stack:
         log_path = self.workdir / f"{key}.log"
         handle = self._log_files.get(key) or open(log_path, "ab")  # noqa: SIM115 -- closed in close()
         self._log_files[key] = handle
-        process_env = {**self.base_env, "SERVICE_NAME": key, "RELAY_NAME": key, **(env or {})}
+        metrics_port = self.metrics_ports.setdefault(key, free_port())
+        process_env = {
+            **self.base_env,
+            "SERVICE_NAME": key,
+            "RELAY_NAME": key,
+            "METRICS_PORT": str(metrics_port),
+            **(env or {}),
+        }
         process = subprocess.Popen(
             ["bash", "-c", f"exec {procfile()[name]}"],
             cwd=ROOT,
@@ -174,6 +182,23 @@ class Stack:
                 except ValueError:
                     continue
         return records
+
+    def metrics(self, key: str) -> dict[tuple[str, tuple], float]:
+        """The Prometheus samples a process serves: {(name, sorted labels): value}."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        url = (
+            f"http://127.0.0.1:{self.port}/metrics"
+            if key.startswith("web")
+            else f"http://127.0.0.1:{self.metrics_ports[key]}/metrics"
+        )
+        with urllib.request.urlopen(url, timeout=10) as response:
+            text = response.read().decode()
+        return {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
 
     # --- HTTP --------------------------------------------------------------
     def http(self, method: str, path: str, body=None, *, staff: bool = False) -> tuple[int, dict]:

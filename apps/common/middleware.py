@@ -1,10 +1,24 @@
+import re
+import time
+
 import structlog
 from django.conf import settings
+from prometheus_client import Counter, Histogram
 
 from apps.common.errors import error_response
-from apps.common.trace import trace_bind, trace_clear, trace_id_from
+from apps.common.trace import trace_bind, trace_clear, trace_id_from, traceparent_for
 
 TRACE_HEADER = "X-Request-ID"
+
+# The seed's HTTP metric names; django-prometheus's own django_http_* series sit beside them.
+HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests by route and status", ["method", "route", "status"])
+HTTP_DURATION = Histogram(
+    "http_request_duration_seconds",
+    "HTTP request latency by route",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+UNROUTED = "unmatched"
 
 
 class RequestSizeLimitMiddleware:
@@ -28,20 +42,53 @@ class RequestSizeLimitMiddleware:
 
 
 class TraceIdMiddleware:
-    """Take the trace id from X-Request-ID (or start one), bind it for logs, echo it back."""
+    """Bind the request's trace id for logs, echo it back, and log and count the request.
+
+    The trace id comes from ``traceparent`` or ``X-Request-ID`` (or starts here).
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
         self.log = structlog.get_logger("http")
 
     def __call__(self, request):
-        trace_id = trace_id_from(request.headers.get(TRACE_HEADER))
+        started = time.perf_counter()
+        trace_id = trace_id_from(
+            traceparent=request.headers.get("traceparent"), request_id=request.headers.get(TRACE_HEADER)
+        )
         trace_clear()
         trace_bind(trace_id=trace_id)
         request.trace_id = trace_id
         try:
             response = self.get_response(request)
+            response[TRACE_HEADER] = trace_id
+            traceparent = traceparent_for(trace_id)
+            if traceparent:
+                response["traceparent"] = traceparent
+            self._observe(request, response.status_code, time.perf_counter() - started)
+            return response
         finally:
             trace_clear()
-        response[TRACE_HEADER] = trace_id
-        return response
+
+    def _observe(self, request, status: int, elapsed: float) -> None:
+        match = getattr(request, "resolver_match", None)
+        route = route_label(match.route) if match and match.route else UNROUTED
+        if route.startswith("/metrics"):
+            return
+        HTTP_REQUESTS.labels(request.method, route, str(status)).inc()
+        HTTP_DURATION.labels(request.method, route).observe(elapsed)
+        self.log.info(
+            "http.request",
+            method=request.method,
+            path=request.path,
+            route=route,
+            status=status,
+            duration_ms=round(elapsed * 1000, 2),
+        )
+
+
+def route_label(route: str) -> str:
+    """``^orders/(?P<order_id>[^/]+)/?$`` or ``orders/<int:pk>`` as ``/orders/{order_id}``: few, readable labels."""
+    route = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", route)
+    route = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route)
+    return "/" + route.removeprefix("^").removesuffix("$").removesuffix("/?")

@@ -22,17 +22,15 @@ from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, close_old_connections, connections, transaction
 from django.utils.module_loading import import_string
 from kombu import Connection, Consumer, Producer, Queue
-from prometheus_client import Counter
 
-from apps.common.trace import trace_bind, trace_clear
+from apps.common.trace import trace_bind, trace_clear, trace_id_from
 from apps.messaging.contracts import CONTRACTS, RETRY_EXCHANGE, Contract, MalformedMessage
 from apps.messaging.faults import CONSUMER_AFTER_COMMIT, crash_point
+from apps.messaging.metrics import HANDLE_DURATION, HANDLED
 from apps.messaging.models import InboxMessage
 from apps.messaging.topology import WORK_QUEUES, WorkQueue, declare_topology
 
 log = structlog.get_logger("messaging.consumer")
-
-HANDLED = Counter("consumer_messages_total", "Messages handled by outcome", ["queue", "outcome"])
 
 ORIGINAL_ROUTING_KEY = "x-original-routing-key"
 RETRY_COUNT = "x-retry-count"
@@ -113,7 +111,8 @@ def handle_delivery(spec: ConsumerSpec, delivery: Delivery) -> Result:
         using=spec.using,
         message_id=message_id,
         routing_key=routing_key,
-        trace_id=str(delivery.headers.get("trace_id") or ""),
+        trace_id=str(delivery.headers.get("trace_id") or "")
+        or trace_id_from(traceparent=str(delivery.headers.get("traceparent") or "")),
     )
     trace_bind(trace_id=context.trace_id, saga_id=message.saga_id, order_id=message.order_id)
     last_error = ""
@@ -217,7 +216,9 @@ class ConsumerWorker:
         if result.outcome is Outcome.DEAD_LETTER:
             self._dead_letter(message, delivery, result.reason)
         message.ack()
+        elapsed = time.monotonic() - started
         HANDLED.labels(self.spec.queue.name, result.outcome.value).inc()
+        HANDLE_DURATION.labels(self.spec.queue.name).observe(elapsed)
         log_method = log.info if result.outcome in (Outcome.OK, Outcome.DUPLICATE) else log.warning
         log_method(
             "consumer.handled",
@@ -226,7 +227,7 @@ class ConsumerWorker:
             message_id=delivery.message_id,
             outcome=result.outcome.value,
             reason=result.reason or None,
-            duration_ms=round((time.monotonic() - started) * 1000, 2),
+            duration_ms=round(elapsed * 1000, 2),
         )
         trace_clear()
 

@@ -10,8 +10,10 @@ import threading
 import structlog
 from django.conf import settings
 from django.utils.module_loading import import_string
+from prometheus_client import REGISTRY
 
 from apps.messaging.consumer import ConsumerSpec, ConsumerWorker
+from apps.messaging.metrics import StateCollector
 from apps.messaging.publisher import publisher_for_thread
 from apps.messaging.relay import relay_drain, relay_register_wakeup
 
@@ -19,8 +21,12 @@ log = structlog.get_logger("messaging.embedded")
 
 
 class EmbeddedRuntime:
-    def __init__(self, *, periodic_jobs: dict[str, tuple[float, str, dict]]):
-        """``periodic_jobs``: name -> (interval seconds, dotted path of a callable, its kwargs)."""
+    def __init__(self, *, periodic_jobs: dict[str, tuple[float, str, dict]], state_metrics=()):
+        """``periodic_jobs``: name -> (interval seconds, dotted path of a callable, its kwargs).
+
+        ``state_metrics``: extra scrape-time collectors for the one /metrics of this process.
+        """
+        self.state_metrics = list(state_metrics)
         self.stopping = threading.Event()
         self.wakeup = threading.Event()
         self.periodic_jobs = periodic_jobs
@@ -36,6 +42,7 @@ class EmbeddedRuntime:
         self._spawn("relay", self._relay_loop)
         for name, (interval, path, kwargs) in self.periodic_jobs.items():
             self._spawn(name, self._periodic, interval, import_string(path), kwargs)
+        REGISTRY.register(StateCollector(extra=self.state_metrics))
         log.info("embedded.started", threads=[thread.name for thread in self.threads])
 
     def stop(self) -> None:

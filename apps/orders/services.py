@@ -2,24 +2,23 @@
 
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 
 import structlog
 from django.db import transaction
 from django.utils import timezone
-from prometheus_client import Counter
 
 from apps.messaging.consumer import Unprocessable
 from apps.messaging.contracts import ProcessPayment, ReleaseInventory, ReserveInventory
 from apps.messaging.outbox import outbox_enqueue, outbox_has_pending
+from apps.orders.metrics import SAGA_RESENT, saga_observe_transition
 from apps.orders.models import Order, SagaState
 from apps.orders.saga import ACTIVE_STATUSES, START, SagaCommand, SagaEvent, saga_step_command, saga_transition
 
 DATABASE = "orders"
 log = structlog.get_logger("orders.saga")
 
-SAGA_TERMINAL = Counter("saga_total", "Sagas that reached a terminal status", ["status"])
 ACTIVE_STATUS_VALUES = sorted(status.value for status in ACTIVE_STATUSES)
-SAGA_RESENT = Counter("saga_recovery_resent_total", "Step commands re-sent by recovery", ["step"])
 
 
 def order_place(
@@ -63,6 +62,7 @@ def saga_apply_event(*, saga_id, order_id: int, event: SagaEvent, reason: str = 
         return None
     order = Order.objects.get(pk=saga.order_id)
     now = timezone.now()
+    from_step, step_started_at = saga.current_step, saga.updated_at
     saga.status, saga.current_step = transition.status, transition.step
     if transition.terminal:
         saga.completed_at = now
@@ -73,8 +73,11 @@ def saga_apply_event(*, saga_id, order_id: int, event: SagaEvent, reason: str = 
     order.save(update_fields=["status", "failure_reason", "updated_at"])
     for command in transition.commands:
         outbox_enqueue(using=DATABASE, message=_command(command, saga, order), trace_id=saga.trace_id)
+    transaction.on_commit(
+        partial(saga_observe_transition, saga=saga, from_step=from_step, step_started_at=step_started_at),
+        using=DATABASE,
+    )
     if transition.terminal:
-        SAGA_TERMINAL.labels(saga.status).inc()
         log.info("saga.terminal", status=saga.status, step=saga.current_step)
     else:
         log.info("saga.advanced", saga_event=event.value, status=saga.status, step=saga.current_step)

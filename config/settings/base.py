@@ -89,7 +89,7 @@ def database_config(alias: str) -> dict:
     url = env.str(DATABASE_URL_VARIABLES[alias], default="")
     if not url:
         return {
-            "ENGINE": "django.db.backends.sqlite3",
+            "ENGINE": "django_prometheus.db.backends.sqlite3",
             "NAME": str(VAR_DIR / f"{alias}.sqlite3"),
             # WAL lets readers run beside the one writer; IMMEDIATE takes the write
             # lock at BEGIN so two writers queue instead of failing to upgrade.
@@ -102,7 +102,9 @@ def database_config(alias: str) -> dict:
     config = env.db_url_config(url)
     config["CONN_MAX_AGE"] = CONN_MAX_AGE
     config["CONN_HEALTH_CHECKS"] = True
-    if config["ENGINE"] == "django.db.backends.mysql":
+    # django-prometheus's wrappers count queries and errors per alias (django_db_* metrics).
+    config["ENGINE"] = config["ENGINE"].replace("django.db.backends.", "django_prometheus.db.backends.")
+    if config["ENGINE"] == "django_prometheus.db.backends.mysql":
         # READ COMMITTED: no gap/next-key locks on the outbox claim index, and no
         # stale snapshot for the conditional stock UPDATE.
         config.setdefault("OPTIONS", {}).update({"charset": "utf8mb4", "isolation_level": "read committed"})
@@ -231,6 +233,10 @@ STORAGES = {
 }
 # Serve static files straight from the apps in development, without collectstatic.
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
+
+# Relay, consumers and beat serve /metrics on their own port (0 = off); web serves it at /metrics.
+METRICS_PORT = env.int("METRICS_PORT", default=0)
+METRICS_ADDRESS = env.str("METRICS_ADDRESS", default="127.0.0.1")
 
 LOG_FORMAT = env.str("LOG_FORMAT", default="console")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.messaging.consumer import ConsumerSpec, ConsumerWorker
+from apps.messaging.metrics import metrics_serve
 
 
 class Command(BaseCommand):
@@ -16,4 +17,5 @@ class Command(BaseCommand):
             raise CommandError("A separate consumer process needs a real broker: set CELERY_BROKER_URL.")
         worker = ConsumerWorker(ConsumerSpec.from_settings(consumer), prefetch=prefetch)
         worker.install_signal_handlers()
+        metrics_serve(port=settings.METRICS_PORT)
         worker.run()

@@ -5,6 +5,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.messaging.embedded import EmbeddedRuntime
+from apps.orders.metrics import saga_state_metrics
 from apps.orders.services import saga_recover
 
 
@@ -30,7 +31,8 @@ class Command(BaseCommand):
         runtime = EmbeddedRuntime(
             periodic_jobs={
                 "recovery": (settings.SAGA_RECOVERY_INTERVAL, "apps.orders.tasks.recover_sagas", {}),
-            }
+            },
+            state_metrics=[saga_state_metrics],
         )
         runtime.start()
         try:
