@@ -59,7 +59,6 @@ class DeadLetter:
     original_routing_key: str | None
     retry_count: int | None
     body: bytes
-    properties: dict
 
 
 @dataclasses.dataclass
@@ -106,7 +105,7 @@ def dlq_peek(*, queue: str, limit: int, url: str | None = None) -> list[DeadLett
     dlq_name = dlq_resolve(queue=queue).dlq_name
     with _connection(url) as connection:
         channel = _raw_channel(connection)
-        letters = [_dead_letter(message) for message in _take(channel, dlq_name, limit=limit)]
+        letters = [_as_dead_letter(message) for message in _take(channel, dlq_name, limit=limit)]
         # Closing with no ack returns every message to where it was.
         channel.close()
     return letters
@@ -300,7 +299,7 @@ def _redriven_copy(message: amqp.Message) -> amqp.Message:
     return amqp.Message(message.body, **properties)
 
 
-def _dead_letter(message: amqp.Message) -> DeadLetter:
+def _as_dead_letter(message: amqp.Message) -> DeadLetter:
     headers = _headers(message)
     retry_count = headers.get(RETRY_COUNT)
     body = message.body if isinstance(message.body, bytes) else str(message.body).encode()
@@ -312,7 +311,6 @@ def _dead_letter(message: amqp.Message) -> DeadLetter:
         original_routing_key=headers.get(ORIGINAL_ROUTING_KEY),
         retry_count=int(retry_count) if isinstance(retry_count, int) else None,
         body=body,
-        properties=dict(message.properties),
     )
 
 
