@@ -33,6 +33,7 @@ from apps.messaging.topology import WORK_QUEUES, WorkQueue, declare_topology
 log = structlog.get_logger("messaging.consumer")
 
 ORIGINAL_ROUTING_KEY = "x-original-routing-key"
+ORIGINAL_EXCHANGE = "x-original-exchange"
 RETRY_COUNT = "x-retry-count"
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 
@@ -236,6 +237,7 @@ class ConsumerWorker:
             **delivery.headers,
             RETRY_COUNT: retry_count,
             ORIGINAL_ROUTING_KEY: delivery.headers.get(ORIGINAL_ROUTING_KEY) or delivery.routing_key,
+            ORIGINAL_EXCHANGE: _original_exchange(message, delivery),
             "x-last-error": reason[:255],
         }
         if self.in_process:
@@ -250,7 +252,7 @@ class ConsumerWorker:
         headers = {
             **delivery.headers,
             ORIGINAL_ROUTING_KEY: delivery.headers.get(ORIGINAL_ROUTING_KEY) or delivery.routing_key,
-            "x-original-exchange": message.delivery_info.get("exchange", ""),
+            ORIGINAL_EXCHANGE: _original_exchange(message, delivery),
             "x-dead-letter-reason": reason[:255],
         }
         self._publish(message, delivery, exchange="", routing_key=self.spec.queue.dlq_name, headers=headers)
@@ -269,6 +271,12 @@ class ConsumerWorker:
             delivery_mode=2,
             declare=[],
         )
+
+
+def _original_exchange(message, delivery: Delivery) -> str:
+    # A retried message comes back through the default exchange: the first delivery's exchange
+    # travels in the header, so a redrive from the DLQ knows where the message was first sent.
+    return delivery.headers.get(ORIGINAL_EXCHANGE) or message.delivery_info.get("exchange", "")
 
 
 def _int_header(value) -> int:

@@ -39,7 +39,8 @@ class InboxMessage(models.Model):
     message_id = models.UUIDField(unique=True)
     queue = models.CharField(max_length=100)
     routing_key = models.CharField(max_length=100)
-    received_at = models.DateTimeField(auto_now_add=True)
+    # Retention deletes by age in batches; without the index each batch would scan the table.
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         db_table = "messaging_inbox"

@@ -142,6 +142,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": SAGA_RECOVERY_INTERVAL,
         "options": {"expires": 60},
     },
+    # Hourly keeps each run small; the age deleted comes from MESSAGE_RETENTION.
+    "purge-messages": {
+        "task": "messaging.purge_messages",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
+    },
 }
 
 # --- Messaging ---------------------------------------------------------------
@@ -151,6 +157,12 @@ RETRY_MAX_ATTEMPTS = env.int("RETRY_MAX_ATTEMPTS", default=5)
 RETRY_DELAY_MS = env.int("RETRY_DELAY_MS", default=1000)
 CONSUMER_PREFETCH = env.int("CONSUMER_PREFETCH", default=20)
 CRASH_POINTS = frozenset(env.list("CRASH_POINTS", default=[]))
+# Retention (ages like 7d, 12h, 30m, 3600s): dispatched outbox rows are kept
+# MESSAGE_RETENTION, inbox rows the longer of that and INBOX_DEDUP_WINDOW, the
+# time within which a redelivered or redriven message is still recognised.
+MESSAGE_RETENTION = env.str("MESSAGE_RETENTION", default="7d")
+INBOX_DEDUP_WINDOW = env.str("INBOX_DEDUP_WINDOW", default="14d")
+MESSAGE_PURGE_BATCH_SIZE = env.int("MESSAGE_PURGE_BATCH_SIZE", default=1000)
 
 # Which handlers each consumer runs, on which queue and database. Messaging
 # resolves the handler tables by dotted path so it never imports a domain app.

@@ -174,6 +174,8 @@ def test_transient_failures_retry_through_the_retry_queue_then_dead_letter(run_c
     headers = dead[0].properties["application_headers"]
     assert len(attempts) == 3, "the first delivery plus RETRY_MAX_ATTEMPTS=2 retries"
     assert headers["x-retry-count"] == 2
+    assert headers["x-original-exchange"] == "saga.commands", "not the default exchange the retry came back through"
+    assert headers["x-original-routing-key"] == "inventory.reserve"
     assert headers["x-dead-letter-reason"].startswith("gave up after 2 retries")
     assert InboxMessage.objects.using("orders").count() == 0
 
