@@ -18,11 +18,11 @@ from tests.stack import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mariadb, pytest.mark.rabbitmq]
 
-PLENTY = {4001: 200, 4002: 200, 4003: 200, 4004: 200, 4005: 200}
-SCARCE = {4006: 15}
-SEEDED = {**PLENTY, **SCARCE}
 # SCALE_OUT_ORDERS raises the load for a measurement run (docs/scaling.md); the suite uses 300.
 ORDERS = int(os.environ.get("SCALE_OUT_ORDERS", "300"))
+PLENTY = dict.fromkeys((4001, 4002, 4003, 4004, 4005), max(200, ORDERS))
+SCARCE = {4006: 15}
+SEEDED = {**PLENTY, **SCARCE}
 COPIES = ("-a", "-b")
 CONSUMERS = ("orders-consumer", "inventory-consumer", "payments-consumer")
 
