@@ -4,6 +4,13 @@ Each work queue has a ``.retry`` queue (fixed TTL, then dead-lettered straight
 back to the work queue through the default exchange, so a retry never fans out
 to other subscribers of a topic) and a ``.dlq`` (where the work queue's own
 rejects and our explicit poison routing land).
+
+With ``RABBITMQ_QUEUE_TYPE=quorum`` every one of those queues is a replicated
+quorum queue: the work queue also dead-letters a message redelivered more than
+``RABBITMQ_DELIVERY_LIMIT`` times (a message that keeps killing its consumer),
+and work and retry queues dead-letter at-least-once, so a broker failover
+cannot drop a message between two queues. Classic mode declares exactly what
+it always did: changing a queue's arguments makes RabbitMQ refuse the declare.
 """
 
 import dataclasses
@@ -37,25 +44,45 @@ class WorkQueue:
     def kombu_queues(self) -> list[Queue]:
         """The work queue with its bindings, its retry queue and its DLQ."""
         work_arguments = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": self.dlq_name}
+        if _quorum():
+            work_arguments["x-delivery-limit"] = settings.RABBITMQ_DELIVERY_LIMIT
         work = Queue(
             self.name,
             bindings=[_binding(self.exchange, key) for key in self.routing_keys],
             durable=True,
-            queue_arguments=work_arguments,
+            queue_arguments=_typed(work_arguments, dead_letters=True),
         )
         retry = Queue(
             self.retry_name,
             exchange=EXCHANGES[RETRY_EXCHANGE],
             routing_key=self.name,
             durable=True,
-            queue_arguments={
-                "x-message-ttl": settings.RETRY_DELAY_MS,
-                "x-dead-letter-exchange": "",
-                "x-dead-letter-routing-key": self.name,
-            },
+            queue_arguments=_typed(
+                {
+                    "x-message-ttl": settings.RETRY_DELAY_MS,
+                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-routing-key": self.name,
+                },
+                dead_letters=True,
+            ),
         )
-        dlq = Queue(self.dlq_name, durable=True)
+        dlq = Queue(self.dlq_name, durable=True, queue_arguments=_typed({}, dead_letters=False) or None)
         return [work, retry, dlq]
+
+
+def _quorum() -> bool:
+    return settings.RABBITMQ_QUEUE_TYPE == "quorum"
+
+
+def _typed(arguments: dict, *, dead_letters: bool) -> dict:
+    """Add the quorum-queue arguments in quorum mode; classic arguments stay as they were."""
+    if not _quorum():
+        return arguments
+    typed = {**arguments, "x-queue-type": "quorum"}
+    if dead_letters:
+        # At-least-once dead-lettering needs reject-publish overflow; no length limit is set.
+        typed.update({"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"})
+    return typed
 
 
 def _binding(exchange: str, routing_key: str) -> binding:

@@ -7,6 +7,7 @@ SQLite files under ``var/`` and kombu's in-process ``memory://`` broker.
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 env = environ.Env()
 
@@ -156,6 +157,12 @@ RELAY_CONFIRM_TIMEOUT = env.float("RELAY_CONFIRM_TIMEOUT", default=10.0)
 RETRY_MAX_ATTEMPTS = env.int("RETRY_MAX_ATTEMPTS", default=5)
 RETRY_DELAY_MS = env.int("RETRY_DELAY_MS", default=1000)
 CONSUMER_PREFETCH = env.int("CONSUMER_PREFETCH", default=20)
+# quorum: every work, retry and dead-letter queue is a replicated quorum queue (RabbitMQ clusters).
+RABBITMQ_QUEUE_TYPE = env.str("RABBITMQ_QUEUE_TYPE", default="classic")
+if RABBITMQ_QUEUE_TYPE not in ("classic", "quorum"):
+    raise ImproperlyConfigured(f"RABBITMQ_QUEUE_TYPE must be classic or quorum, not {RABBITMQ_QUEUE_TYPE!r}.")
+# Quorum mode: redeliveries (consumer crashes, requeues) before the broker dead-letters a message.
+RABBITMQ_DELIVERY_LIMIT = env.int("RABBITMQ_DELIVERY_LIMIT", default=20)
 CRASH_POINTS = frozenset(env.list("CRASH_POINTS", default=[]))
 # Retention (ages like 7d, 12h, 30m, 3600s): dispatched outbox rows are kept
 # MESSAGE_RETENTION, inbox rows the longer of that and INBOX_DEDUP_WINDOW, the

@@ -1,0 +1,327 @@
+"""Static checks of deploy/: no Docker engine or cluster runs here, so the files are validated as files.
+
+docker compose resolves the compose file against the example environment,
+hadolint lints the Dockerfile, and every Kubernetes manifest is checked
+against the API schemas, then for the rules this project keeps (probes,
+resources, one image, secrets only by reference).
+"""
+
+import json
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from apps.messaging.topology import WORK_QUEUES
+from tests.stack import procfile
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "deploy"
+K8S = DEPLOY / "k8s"
+BIN = Path(sys.executable).parent
+PROCESSES = tuple(procfile())
+APP_SERVICES = (*PROCESSES, "migrate")
+# Variables the README documents that a deployment never sets: fault injection for tests, the name
+# each Procfile line gives itself, and the admin user that `make run` ensures.
+NOT_DEPLOYED = {"CRASH_POINTS", "SERVICE_NAME", "DJANGO_SUPERUSER_USERNAME", "DJANGO_SUPERUSER_PASSWORD"}
+SECRET_NAMES = re.compile(r"SECRET|PASSWORD|_URL$")
+
+
+def tool(name: str) -> str:
+    path = BIN / name
+    assert path.exists(), f"{name} is missing: it comes with requirements/dev.txt (make venv)"
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    result = subprocess.run(
+        [
+            tool("docker-compose"),
+            "--file",
+            "docker-compose.yml",
+            "--env-file",
+            ".env.example",
+            *("config", "--format", "json"),
+        ],
+        cwd=DEPLOY,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def env_example() -> dict[str, str]:
+    lines = (DEPLOY / ".env.example").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
+
+
+def readme_variables() -> set[str]:
+    table = re.findall(r"^\| (`[A-Z_]+`(?: / `_?[A-Z_]+`)?) \|", (ROOT / "README.md").read_text(), re.MULTILINE)
+    names = set()
+    for cell in table:
+        first, *rest = re.findall(r"`(_?[A-Z_]+)`", cell)
+        names.add(first)
+        names.update(first.rsplit("_", 1)[0] + other if other.startswith("_") else other for other in rest)
+    return names
+
+
+# --- docker compose ------------------------------------------------------------------
+
+
+def test_compose_file_resolves_with_the_example_environment(compose):
+    assert set(compose["services"]) == {
+        "mysql",
+        "rabbitmq",
+        "migrate",
+        *PROCESSES,
+        "prometheus",
+        "grafana",
+    }
+
+
+def test_every_process_runs_its_procfile_line_from_one_image(compose):
+    services = compose["services"]
+    images = {services[name]["image"] for name in APP_SERVICES}
+    assert len(images) == 1, images
+    for name in PROCESSES:
+        assert services[name]["command"] == [name]
+        assert services[name]["build"]["dockerfile"] == "deploy/Dockerfile"
+    assert services["migrate"]["command"] == ["python", "manage.py", "migrate_all"]
+    assert services["mysql"]["image"].startswith("mysql:8")
+    assert re.fullmatch(r"rabbitmq:3[.\d]*-management", services["rabbitmq"]["image"])
+
+
+def test_servers_come_up_healthy_then_migrations_then_the_processes(compose):
+    services = compose["services"]
+    for name in ("mysql", "rabbitmq", *PROCESSES, "prometheus", "grafana"):
+        assert services[name].get("healthcheck", {}).get("test"), f"{name} has no health check"
+    assert services["migrate"]["depends_on"] == {
+        "mysql": {"condition": "service_healthy", "required": True},
+        "rabbitmq": {"condition": "service_healthy", "required": True},
+    }
+    for name in set(PROCESSES) - {"flower"}:
+        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully", name
+    assert services["grafana"]["depends_on"]["prometheus"]["condition"] == "service_healthy"
+    assert services["migrate"]["restart"] == "no"
+
+
+def test_prometheus_and_grafana_are_provisioned_from_deploy_observability(compose):
+    def mounts(service: str) -> dict[str, str]:
+        return {
+            str(Path(volume["source"]).relative_to(DEPLOY)): volume["target"]
+            for volume in compose["services"][service]["volumes"]
+            if volume["type"] == "bind"
+        }
+
+    assert mounts("prometheus") == {
+        "observability/prometheus.yml": "/etc/prometheus/prometheus.yml",
+        "observability/alerts.yml": "/etc/prometheus/alerts.yml",
+    }
+    assert mounts("grafana") == {
+        "observability/grafana/provisioning": "/etc/grafana/provisioning",
+        "observability/grafana/dashboards": "/var/lib/grafana/dashboards",
+    }
+    assert "--config.file=/etc/prometheus/prometheus.yml" in compose["services"]["prometheus"]["command"]
+
+
+def test_the_example_environment_lists_every_variable():
+    example = env_example()
+    compose_text = (DEPLOY / "docker-compose.yml").read_text()
+    # $${...} is left for the container's shell, not read from the environment file.
+    referenced = set(re.findall(r"(?<!\$)\$\{([A-Z_]+)", compose_text))
+
+    assert referenced - set(example) == set(), "compose reads variables .env.example does not list"
+    assert readme_variables() - NOT_DEPLOYED - set(example) == set(), "README documents variables it does not list"
+    assert set(example) - referenced == set(), ".env.example lists variables compose never reads"
+
+
+def test_compose_holds_no_secret_and_demands_every_one(compose):
+    compose_text = (DEPLOY / "docker-compose.yml").read_text()
+    for name in ("DJANGO_SECRET_KEY", "MYSQL_ROOT_PASSWORD", "MYSQL_PASSWORD", "RABBITMQ_PASSWORD"):
+        assert re.search(rf"\$\{{{name}:\?", compose_text), f"{name} must be required, not defaulted"
+    assert "change-me" not in compose_text
+
+
+def test_the_database_init_script_creates_the_schemas_the_urls_name():
+    script = (DEPLOY / "mysql" / "init" / "01-app-databases.sh").read_text()
+    created = set(re.findall(r"CREATE DATABASE IF NOT EXISTS (\w+)", script))
+    granted = set(re.findall(r"GRANT ALL PRIVILEGES ON (\w+)\.\*", script))
+    named = {value.rsplit("/", 1)[1] for key, value in env_example().items() if key.endswith("DATABASE_URL")}
+
+    assert created == granted == named == {"sagas_default", "sagas_orders", "sagas_inventory", "sagas_payments"}
+
+
+# --- the image -------------------------------------------------------------------------
+
+
+def test_the_dockerfile_passes_hadolint():
+    result = subprocess.run(
+        [tool("hadolint"), "--failure-threshold", "info", "Dockerfile"],
+        cwd=DEPLOY,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_image_is_multi_stage_slim_non_root_with_static_files_collected():
+    instructions = [
+        line.split(None, 1)
+        for line in (DEPLOY / "Dockerfile").read_text().replace("\\\n", " ").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    froms = [args for keyword, args in instructions if keyword == "FROM"]
+    users = [args for keyword, args in instructions if keyword == "USER"]
+    runs = " ".join(args for keyword, args in instructions if keyword == "RUN")
+    copies = [args.split() for keyword, args in instructions if keyword == "COPY"]
+
+    assert len(froms) >= 2
+    assert froms[-1].endswith("AS runtime")
+    assert "slim" in (DEPLOY / "Dockerfile").read_text().split("ARG PYTHON_IMAGE=", 1)[1].splitlines()[0]
+    assert users[-1].split(":")[0] not in ("root", "0")
+    assert "collectstatic" in runs
+    for args in copies:
+        if not args[0].startswith("--from"):
+            for source in args[:-1]:
+                assert (ROOT / source).exists(), f"COPY {source}: no such file in the repository"
+
+
+def test_the_entrypoint_runs_a_procfile_line_by_name_or_a_command_as_given(tmp_path):
+    (tmp_path / "Procfile").write_text("hello: echo hello ${WHO:-world}\nother: echo other\n")
+    entrypoint = str(DEPLOY / "docker-entrypoint.sh")
+    env = {"PROCFILE": str(tmp_path / "Procfile"), "PATH": "/usr/bin:/bin", "WHO": "saga"}
+
+    def run(*args):
+        return subprocess.run([entrypoint, *args], env=env, capture_output=True, text=True, timeout=10, check=True)
+
+    assert run("hello").stdout == "hello saga\n"
+    assert run("echo", "as", "given").stdout == "as given\n"
+
+
+def test_the_broker_liveness_probe_sees_an_established_connection():
+    probe = str(DEPLOY / "probes" / "broker-connected.sh")
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        idle = subprocess.run([probe], env={"BROKER_PORT": str(port)}, timeout=10, check=False)
+        with socket.create_connection(("127.0.0.1", port)), server.accept()[0]:
+            connected = subprocess.run([probe], env={"BROKER_PORT": str(port)}, timeout=10, check=False)
+
+    assert (idle.returncode, connected.returncode) == (1, 0)
+
+
+# --- Kubernetes ------------------------------------------------------------------------
+
+
+def manifests(directory: Path = K8S) -> list[tuple[str, dict]]:
+    documents = []
+    for path in sorted(directory.glob("*.yaml")):
+        if path.name == "kustomization.yaml":
+            continue
+        documents += [(path.name, document) for document in yaml.safe_load_all(path.read_text()) if document]
+    return documents
+
+
+def of_kind(kind: str) -> dict[str, dict]:
+    return {document["metadata"]["name"]: document for _, document in manifests() if document["kind"] == kind}
+
+
+def containers(document: dict) -> list[dict]:
+    return document["spec"]["template"]["spec"]["containers"]
+
+
+def test_every_manifest_is_valid_against_the_kubernetes_schemas():
+    for name, document in manifests():
+        try:
+            kubernetes_validate.validate(document, "1.30", strict=True)
+        except kubernetes_validate.ValidationError as error:
+            pytest.fail(f"{name}: {document['kind']} {document['metadata']['name']}: {error}")
+
+
+def test_the_kustomization_applies_every_manifest_but_the_migration_job():
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    files = {path.name for path in K8S.glob("*.yaml")} - {"kustomization.yaml", "migrate-job.yaml"}
+
+    assert set(kustomization["resources"]) == files
+
+
+def test_a_deployment_per_process_with_web_and_consumers_scaled_out_and_one_beat():
+    deployments = of_kind("Deployment")
+
+    assert set(deployments) == set(PROCESSES)
+    for name, deployment in deployments.items():
+        assert containers(deployment)[0]["args"] == [name]
+    for name in ("web", "relay", "orders-consumer", "inventory-consumer", "payments-consumer"):
+        assert deployments[name]["spec"]["replicas"] >= 2, name
+    assert deployments["beat"]["spec"]["replicas"] == 1
+    assert deployments["beat"]["spec"]["strategy"]["type"] == "Recreate"
+    assert of_kind("HorizontalPodAutoscaler")["web"]["spec"]["scaleTargetRef"]["name"] == "web"
+
+
+def test_every_deployment_has_resources_and_probes_and_web_probes_ready_and_health():
+    services = of_kind("Service")
+    served = {service["spec"]["selector"]["app.kubernetes.io/component"] for service in services.values()}
+    for name, deployment in of_kind("Deployment").items():
+        for container in containers(deployment):
+            assert {"cpu", "memory"} <= set(container["resources"]["requests"]), name
+            assert {"cpu", "memory"} <= set(container["resources"]["limits"]), name
+            assert "livenessProbe" in container, name
+            if name in served:
+                assert "readinessProbe" in container, f"{name} takes traffic but has no readiness probe"
+            assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+    [web] = containers(of_kind("Deployment")["web"])
+    assert web["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert web["livenessProbe"]["httpGet"]["path"] == "/health"
+
+
+def test_one_image_for_every_deployment_and_the_migration_job():
+    workloads = [*of_kind("Deployment").values(), *of_kind("Job").values()]
+    images = {container["image"] for workload in workloads for container in containers(workload)}
+
+    assert len(images) == 1, images
+    assert not images.pop().endswith(":latest")
+    [job] = of_kind("Job").values()
+    assert containers(job)[0]["command"] == ["python", "manage.py", "migrate_all"]
+
+
+def test_secrets_only_by_reference_and_settings_from_the_config_map():
+    assert of_kind("Secret") == {}
+    config_maps = of_kind("ConfigMap")
+    for _, document in manifests():
+        if document["kind"] not in ("Deployment", "Job"):
+            continue
+        for container in containers(document):
+            for variable in container.get("env", []):
+                assert not SECRET_NAMES.search(variable["name"]), f"{variable['name']} set inline"
+            references = {next(iter(source)): next(iter(source.values()))["name"] for source in container["envFrom"]}
+            assert references == {"configMapRef": "saga-orders-config", "secretRef": "saga-orders-secrets"}
+    assert not [name for name in config_maps["saga-orders-config"]["data"] if SECRET_NAMES.search(name)]
+
+
+def test_the_keda_example_scales_each_consumer_on_its_own_queue():
+    scaled = {
+        document["spec"]["scaleTargetRef"]["name"]: document["spec"]["triggers"][0]["metadata"]["queueName"]
+        for _, document in manifests(K8S / "autoscaling")
+        if document["kind"] == "ScaledObject"
+    }
+    queues = {f"{app}-consumer": config["queue"] for app, config in _consumers().items()}
+
+    assert scaled == queues
+    assert set(scaled.values()) <= set(WORK_QUEUES)
+
+
+def _consumers() -> dict:
+    from django.conf import settings
+
+    return settings.MESSAGING_CONSUMERS
