@@ -84,8 +84,10 @@ format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The benchmark: intake vs a raw-SQL baseline, end to end, relay, hot SKU (docs/benchmarks.md).
 bench: venv services
-	@echo "make bench arrives with the performance issue; see docs/benchmarks.md" >&2; exit 1
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } || { echo "make bench needs wrk: sudo apt-get install wrk" >&2; exit 1; }
+	$(BIN)/python tests/bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf var/*.sqlite3* var/static

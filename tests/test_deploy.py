@@ -28,7 +28,14 @@ PROCESSES = tuple(procfile())
 APP_SERVICES = (*PROCESSES, "migrate")
 # Variables the README documents that a deployment never sets: fault injection for tests, the name
 # each Procfile line gives itself, and the admin user that `make run` ensures.
-NOT_DEPLOYED = {"CRASH_POINTS", "SERVICE_NAME", "DJANGO_SUPERUSER_USERNAME", "DJANGO_SUPERUSER_PASSWORD"}
+# METRICS_PORT is set per Procfile line (one per container), never for the whole stack.
+NOT_DEPLOYED = {
+    "CRASH_POINTS",
+    "SERVICE_NAME",
+    "DJANGO_SUPERUSER_USERNAME",
+    "DJANGO_SUPERUSER_PASSWORD",
+    "METRICS_PORT",
+}
 SECRET_NAMES = re.compile(r"SECRET|PASSWORD|_URL$")
 
 

@@ -9,15 +9,18 @@ auto-increment ids commit out of order.
 """
 
 import dataclasses
-import json
+import os
 import threading
 import time
+import uuid
 from datetime import timedelta
+from typing import NamedTuple
 
 import structlog
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from apps.common.trace import traceparent_for
@@ -38,6 +41,21 @@ class BatchResult:
     failed: int
 
 
+class Claimed(NamedTuple):
+    pk: int
+    message_id: uuid.UUID
+    exchange: str
+    routing_key: str
+    message_type: str
+    body: str
+    trace_id: str
+    saga_id: uuid.UUID | None
+    publish_attempts: int
+
+
+CLAIM_FIELDS = ("pk", "message_id", "exchange", "routing_key", "message_type", "body", "trace_id", "saga_id")
+
+
 def relay_dispatch_batch(*, using: str, publisher, batch_size: int) -> BatchResult:
     """Publish up to ``batch_size`` undispatched rows of ``using`` and mark the confirmed ones.
 
@@ -45,12 +63,16 @@ def relay_dispatch_batch(*, using: str, publisher, batch_size: int) -> BatchResu
     """
     now = timezone.now()
     with transaction.atomic(using=using, durable=True):
-        rows = list(
-            OutboxMessage.objects.using(using)
+        # The payload is read as the JSON text it is stored as and published as is.
+        rows = [
+            Claimed(*values)
+            for values in OutboxMessage.objects.using(using)
             .select_for_update(skip_locked=True)
             .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now), dispatched_at__isnull=True)
-            .order_by("id")[:batch_size]
-        )
+            .order_by("id")
+            .annotate(body=Cast("payload", TextField()))
+            .values_list(*CLAIM_FIELDS, "publish_attempts")[:batch_size]
+        ]
         if not rows:
             return BatchResult(0, 0, 0)
         crash_point(RELAY_AFTER_CLAIM)
@@ -93,7 +115,7 @@ def relay_drain(*, using: str, publisher, batch_size: int | None = None, max_bat
     return published
 
 
-def _outgoing(row: OutboxMessage) -> Outgoing:
+def _outgoing(row: Claimed) -> Outgoing:
     headers = {"trace_id": row.trace_id, "x-retry-count": 0, "x-schema-version": 1}
     if row.saga_id:
         headers["saga_id"] = str(row.saga_id)
@@ -104,13 +126,13 @@ def _outgoing(row: OutboxMessage) -> Outgoing:
         message_id=str(row.message_id),
         exchange=row.exchange,
         routing_key=row.routing_key,
-        body=json.dumps(row.payload, separators=(",", ":")).encode(),
+        body=row.body.encode(),
         headers=headers,
         message_type=row.message_type,
     )
 
 
-def _record_failure(using: str, row: OutboxMessage, reason: str) -> None:
+def _record_failure(using: str, row: Claimed, reason: str) -> None:
     PUBLISH_FAILURES.labels(using).inc()
     log.error(
         "outbox.publish_failed",
@@ -144,9 +166,58 @@ def relay_kick(using: str) -> None:
         return
     if settings.EMBEDDED_MODE:
         return
-    from apps.messaging.tasks import relay_outbox
+    _kicker().request(using)
 
-    try:
-        relay_outbox.apply_async(args=[using], retry=False, expires=30)
-    except Exception:
-        log.warning("relay.kick_failed", database=using, exc_info=True)
+
+class RelayKicker:
+    """Sends the Celery nudges from a thread of this process, never from the committing request.
+
+    The first commit after a quiet spell is nudged at once; commits within the next
+    RELAY_KICK_INTERVAL_MS share one nudge. A nudge makes a relay drain everything,
+    so coalescing loses nothing, and every commit is followed by a nudge sent
+    after it, so no commit waits for the sweep.
+    """
+
+    def __init__(self, interval: float):
+        self.interval = interval
+        self.pending: set[str] = set()
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.pid = os.getpid()
+        threading.Thread(target=self._run, name="relay-kicker", daemon=True).start()
+
+    def request(self, using: str) -> None:
+        with self.lock:
+            self.pending.add(using)
+        self.wake.set()
+
+    def _run(self) -> None:
+        from apps.messaging.tasks import relay_outbox
+
+        while True:
+            self.wake.wait()
+            self.wake.clear()
+            with self.lock:
+                aliases, self.pending = self.pending, set()
+            for alias in sorted(aliases):
+                try:
+                    relay_outbox.apply_async(args=[alias], retry=False, expires=30)
+                except Exception:  # a lost nudge only delays the row until the next sweep
+                    log.warning("relay.kick_failed", database=alias, exc_info=True)
+            time.sleep(self.interval)
+
+
+_kicker_instance: RelayKicker | None = None
+_kicker_lock = threading.Lock()
+
+
+def _kicker() -> RelayKicker:
+    """This process's kicker; a forked child (gunicorn, Celery prefork) starts its own."""
+    global _kicker_instance
+    kicker = _kicker_instance
+    if kicker is None or kicker.pid != os.getpid():
+        with _kicker_lock:
+            if _kicker_instance is None or _kicker_instance.pid != os.getpid():
+                _kicker_instance = RelayKicker(settings.RELAY_KICK_INTERVAL_MS / 1000)
+            kicker = _kicker_instance
+    return kicker

@@ -154,6 +154,8 @@ CELERY_BEAT_SCHEDULE = {
 # --- Messaging ---------------------------------------------------------------
 RELAY_BATCH_SIZE = env.int("RELAY_BATCH_SIZE", default=500)
 RELAY_CONFIRM_TIMEOUT = env.float("RELAY_CONFIRM_TIMEOUT", default=10.0)
+# Commits within this window share one relay nudge (the first is nudged at once).
+RELAY_KICK_INTERVAL_MS = env.float("RELAY_KICK_INTERVAL_MS", default=5.0)
 RETRY_MAX_ATTEMPTS = env.int("RETRY_MAX_ATTEMPTS", default=5)
 RETRY_DELAY_MS = env.int("RETRY_DELAY_MS", default=1000)
 CONSUMER_PREFETCH = env.int("CONSUMER_PREFETCH", default=20)

@@ -161,7 +161,8 @@ def test_relay_crash_after_publish_before_marking_publishes_twice_with_one_effec
 
 
 def test_two_relays_drain_one_backlog_with_effects_once(make_stack):
-    stack = make_stack(RELAY_BATCH_SIZE=10)
+    # One nudge per commit (no coalescing) queues many drain tasks, so both relays get some.
+    stack = make_stack(RELAY_BATCH_SIZE=10, RELAY_KICK_INTERVAL_MS=0)
     stack.start("web")
     for consumer in ("orders-consumer", "inventory-consumer", "payments-consumer"):
         stack.start(consumer)

@@ -1,0 +1,22 @@
+-- wrk script: POST /orders over 10 products, then print a JSON summary line.
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local counter = 0
+
+request = function()
+  counter = counter + 1
+  local product = 5001 + (counter % 10)
+  local body = string.format(
+    '{"user_id": %d, "product_id": %d, "quantity": 1, "total_amount": "19.99"}', 1 + counter % 1000, product)
+  return wrk.format(nil, "/orders", nil, body)
+end
+
+done = function(summary, latency, requests)
+  local errors = summary.errors
+  io.write(string.format(
+    'WRK_JSON {"requests": %d, "duration_s": %.3f, "rps": %.1f, "p50_ms": %.2f, "p95_ms": %.2f, "p99_ms": %.2f, ' ..
+    '"max_ms": %.2f, "errors": %d, "non_2xx": %d}\n',
+    summary.requests, summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
+    latency.max / 1000, errors.connect + errors.read + errors.write + errors.timeout + errors.status, errors.status))
+end

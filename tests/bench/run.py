@@ -1,0 +1,397 @@
+"""make bench: the Procfile topology on MariaDB + RabbitMQ, measured side by side with a baseline.
+
+One run measures: intake (POST /orders, wrk, 50 connections) against a raw-SQL
+baseline view; end-to-end saga throughput and latency at open-loop rates; the
+relay draining 20,000 rows with batched confirms against one confirm at a time;
+and a hot SKU. Every figure is the median of ``--repeats`` runs. The report goes
+to docs/benchmarks.md and docs/bench-results.json.
+"""
+
+import argparse
+import concurrent.futures
+import datetime
+import http.client
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.stack import Stack, free_port  # noqa: E402
+
+PRODUCTS = range(5001, 5011)
+WRK_SCRIPT = Path(__file__).with_name("post_orders.lua")
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def median(values):
+    return round(statistics.median(values), 2) if values else None
+
+
+# --- load generators ---------------------------------------------------------------
+def wrk(port: int, *, seconds: int, connections: int = 50) -> dict:
+    result = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(WRK_SCRIPT),
+            f"http://127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
+    )
+    line = next(line for line in result.stdout.splitlines() if line.startswith("WRK_JSON "))
+    return json.loads(line.removeprefix("WRK_JSON "))
+
+
+def open_loop(port: int, *, rate: int, seconds: int, product_id: int) -> int:
+    """Send ``rate`` orders per second for ``seconds``, on schedule whatever the responses do."""
+    total = rate * seconds
+    started = time.monotonic() + 0.2
+    next_index = iter(range(total))
+    lock = threading.Lock()
+    errors = []
+
+    def sender():
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        body = json.dumps({"user_id": 1, "product_id": product_id, "quantity": 1, "total_amount": "1.00"})
+        while True:
+            with lock:
+                index = next(next_index, None)
+            if index is None:
+                return
+            delay = started + index / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            try:
+                connection.request("POST", "/orders", body, {"Content-Type": "application/json"})
+                response = connection.getresponse()
+                response.read()
+                if response.status != 201:
+                    errors.append(response.status)
+            except OSError as error:
+                errors.append(str(error))
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    threads = [threading.Thread(target=sender) for _ in range(min(64, max(8, rate // 8)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return len(errors)
+
+
+# --- measurements ------------------------------------------------------------------
+class Bench:
+    def __init__(self, stack: Stack, *, repeats: int, seconds: int):
+        self.stack = stack
+        self.repeats = repeats
+        self.seconds = seconds
+
+    def max_order_id(self) -> int:
+        return self.stack.sql("orders", "SELECT COALESCE(MAX(id), 0) FROM orders")[0][0]
+
+    def wait_drained(self, after_id: int, *, timeout: float = 300) -> float:
+        started = time.monotonic()
+        query = "SELECT COUNT(*) FROM saga_states WHERE order_id > %s AND status IN ('IN_PROGRESS', 'COMPENSATING')"
+        while self.stack.sql("orders", query, [after_id])[0][0]:
+            if time.monotonic() - started > timeout:
+                raise RuntimeError(f"sagas still active after {timeout}s")
+            time.sleep(0.25)
+        return time.monotonic() - started
+
+    def saga_figures(self, first_id: int, last_id: int) -> dict:
+        rows = self.stack.sql(
+            "orders",
+            "SELECT TIMESTAMPDIFF(MICROSECOND, created_at, completed_at) / 1e6, created_at, completed_at, status"
+            " FROM saga_states WHERE order_id > %s AND order_id <= %s",
+            [first_id, last_id],
+        )
+        latencies = sorted(float(row[0]) for row in rows)
+        span = (max(row[2] for row in rows) - min(row[1] for row in rows)).total_seconds()
+
+        def pct(q):
+            return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000, 1)
+
+        return {
+            "sagas": len(rows),
+            "completed": sum(1 for row in rows if row[3] == "COMPLETED"),
+            "sagas_per_s": round(len(rows) / span, 1),
+            "latency_p50_ms": pct(0.50),
+            "latency_p95_ms": pct(0.95),
+            "latency_p99_ms": pct(0.99),
+        }
+
+    def intake(self, baseline_port: int) -> dict:
+        ours, baseline, end_to_end = [], [], []
+        for run in range(self.repeats):
+            before = self.max_order_id()
+            log(f"intake run {run + 1}: POST /orders, wrk 50 connections, {self.seconds}s")
+            ours.append(wrk(self.stack.port, seconds=self.seconds))
+            drain = self.wait_drained(before)
+            figures = self.saga_figures(before, self.max_order_id())
+            figures["drain_after_load_s"] = round(drain, 1)
+            end_to_end.append(figures)
+            log(f"  ours {ours[-1]['rps']} req/s, sagas {figures}")
+            before = self.max_order_id()
+            log(f"intake run {run + 1}: baseline view")
+            baseline.append(wrk(baseline_port, seconds=self.seconds))
+            self.wait_drained(before)
+            log(f"  baseline {baseline[-1]['rps']} req/s")
+        summary = {
+            "ours": {key: median([r[key] for r in ours]) for key in ours[0]},
+            "baseline": {key: median([r[key] for r in baseline]) for key in baseline[0]},
+            "runs": {"ours": ours, "baseline": baseline},
+        }
+        summary["ratio"] = round(summary["ours"]["rps"] / summary["baseline"]["rps"], 3)
+        summary["end_to_end"] = {key: median([figures[key] for figures in end_to_end]) for key in end_to_end[0]} | {
+            "runs": end_to_end
+        }
+        return summary
+
+    def open_loop(self, rates: list[int]) -> list[dict]:
+        results = []
+        for rate in rates:
+            before = self.max_order_id()
+            log(f"open loop: {rate} orders/s for {self.seconds}s")
+            errors = open_loop(self.stack.port, rate=rate, seconds=self.seconds, product_id=PRODUCTS[0])
+            drain = self.wait_drained(before, timeout=600)
+            figures = self.saga_figures(before, self.max_order_id())
+            figures.update(rate=rate, http_errors=errors, drain_after_load_s=round(drain, 2))
+            figures["sustainable"] = figures["latency_p99_ms"] < 1000 and drain < 5
+            log(f"  {figures}")
+            results.append(figures)
+        return results
+
+    def relay(self, rows: int) -> dict:
+        """Drain ``rows`` outbox rows into a separate vhost: batched confirms against one at a time."""
+        import django
+
+        django.setup()
+        from django.db import connections
+
+        from apps.messaging.models import OutboxMessage
+        from apps.messaging.publisher import ConfirmingPublisher
+        from apps.messaging.relay import relay_drain
+        from tests.bench.single_confirm import SingleConfirmPublisher
+        from tests.stack import rabbitmqctl
+
+        vhost = f"{self.stack.vhost}_relay"
+        rabbitmqctl("add_vhost", vhost)
+        rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        url = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
+        self.stack.stop("relay")
+        self.stack.stop("beat")
+        figures = {"batched": [], "one_at_a_time": []}
+        try:
+            outbox = OutboxMessage.objects.using("orders")
+            for run in range(self.repeats):
+                for kind, publisher in (
+                    ("batched", ConfirmingPublisher(url, confirm_timeout=60)),
+                    ("one_at_a_time", SingleConfirmPublisher(url, confirm_timeout=60)),
+                ):
+                    ids = _insert_rows(outbox, rows)
+                    started = time.perf_counter()
+                    published = relay_drain(using="orders", publisher=publisher, max_batches=10_000)
+                    elapsed = time.perf_counter() - started
+                    publisher.close()
+                    outbox.filter(pk__in=ids).delete()
+                    rabbitmqctl("purge_queue", "-p", vhost, "inventory.commands")
+                    figures[kind].append(round(published / elapsed))
+                    log(f"relay run {run + 1} {kind}: {published} rows in {elapsed:.2f}s = {published / elapsed:.0f}/s")
+        finally:
+            connections.close_all()
+            rabbitmqctl("delete_vhost", vhost)
+            self.stack.start("relay")
+            self.stack.start("beat")
+        result = {kind: median(values) for kind, values in figures.items()}
+        result["ratio"] = round(result["batched"] / result["one_at_a_time"], 1)
+        result["rows"] = rows
+        result["runs"] = figures
+        return result
+
+    def hot_sku(self, orders: int = 1000, stock: int = 500) -> dict:
+        runs = []
+        for run in range(self.repeats):
+            product_id = 9001 + run
+            self.stack.seed(product_id, stock)
+            before = self.max_order_id()
+            started = time.monotonic()
+            with concurrent.futures.ThreadPoolExecutor(max_workers=50) as pool:
+                list(
+                    pool.map(
+                        lambda _, product_id=product_id: self.stack.place_order(product_id=product_id), range(orders)
+                    )
+                )
+            self.wait_drained(before)
+            settle = time.monotonic() - started
+            statuses = dict(
+                self.stack.sql("orders", "SELECT status, COUNT(*) FROM orders WHERE id > %s GROUP BY status", [before])
+            )
+            reasons = dict(
+                self.stack.sql(
+                    "orders",
+                    "SELECT failure_reason, COUNT(*) FROM orders WHERE id > %s AND status = 'FAILED'"
+                    " GROUP BY failure_reason",
+                    [before],
+                )
+            )
+            inventory = self.stack.inventory(product_id)
+            runs.append(
+                {
+                    "settle_s": round(settle, 2),
+                    "confirmed": statuses.get("CONFIRMED", 0),
+                    "failed": statuses.get("FAILED", 0),
+                    "failure_reasons": reasons,
+                    "available_qty": inventory["available_qty"],
+                    "reserved_qty": inventory["reserved_qty"],
+                }
+            )
+            log(f"hot SKU run {run + 1}: {runs[-1]}")
+        return {"settle_s": median([r["settle_s"] for r in runs]), "runs": runs}
+
+
+def _insert_rows(outbox, count: int) -> list[int]:
+    from apps.messaging.contracts import ReserveInventory
+    from apps.messaging.models import OutboxMessage
+
+    batch = []
+    for order_id in range(count):
+        message = ReserveInventory(saga_id=uuid.uuid4(), order_id=order_id + 1, product_id=1, quantity=1)
+        batch.append(
+            OutboxMessage(
+                exchange=message.exchange,
+                routing_key=message.routing_key,
+                message_type="ReserveInventory",
+                payload=message.to_body(),
+                trace_id=uuid.uuid4().hex,
+                saga_id=message.saga_id,
+            )
+        )
+    created = outbox.bulk_create(batch, batch_size=2000)
+    return [row.pk for row in created] or list(outbox.filter(dispatched_at__isnull=True).values_list("pk", flat=True))
+
+
+# --- the run -----------------------------------------------------------------------
+def machine() -> dict:
+    def version(command):
+        try:
+            return subprocess.run(command, capture_output=True, text=True, timeout=30).stdout.strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.SubprocessError):
+            return "unknown"
+
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "python": platform.python_version(),
+        "mariadb": version(["mariadb", "--version"]),
+        "rabbitmq": version(["rabbitmqctl", "version"]),
+        "wrk": version(["wrk", "--version"]),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--rates", default="50,100,200,400")
+    parser.add_argument("--relay-rows", type=int, default=20_000)
+    parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "4")))
+    parser.add_argument("--only", default="intake,open_loop,relay,hot_sku")
+    parser.add_argument("--output", default=str(ROOT / "docs" / "bench-results.json"))
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+
+    workdir = Path(os.environ.get("BENCH_DIR", ROOT / "var" / "bench"))
+    env = {"WEB_CONCURRENCY": str(args.web_workers), "LOG_LEVEL": "WARNING", "SAGA_RECOVERY_AGE": "60"}
+    os.environ.setdefault("TEST_RUN_ID", f"bench{int(time.time())}")
+    stack = Stack(workdir / os.environ["TEST_RUN_ID"], env=env).create()
+    for alias, database in stack.databases.items():
+        os.environ[{"default": "DATABASE_URL"}.get(alias, f"{alias.upper()}_DATABASE_URL")] = (
+            f"mysql://root@127.0.0.1:3306/{database}"
+        )
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.dev"
+    os.environ["LOG_LEVEL"] = "WARNING"
+    baseline = None
+    report = {"started_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"), "machine": machine()}
+    report["settings"] = {"web_workers": args.web_workers, "repeats": args.repeats, "seconds": args.seconds}
+    try:
+        stack.start_all()
+        for product_id in PRODUCTS:
+            stack.seed(product_id, 10**12)
+        bench = Bench(stack, repeats=args.repeats, seconds=args.seconds)
+        if "intake" in only:
+            baseline_port = free_port()
+            baseline = subprocess.Popen(
+                [
+                    str(Path(sys.executable).parent / "gunicorn"),
+                    "tests.bench.baseline:application",
+                    "--bind",
+                    f"127.0.0.1:{baseline_port}",
+                    "--workers",
+                    str(args.web_workers),
+                    "--log-level",
+                    "warning",
+                ],
+                cwd=ROOT,
+                env={**stack.base_env, "ORDERS_DATABASE_URL": os.environ["ORDERS_DATABASE_URL"]},
+            )
+            stack.wait_until(lambda: _answers(baseline_port), timeout=30, what="baseline up")
+            report["intake"] = bench.intake(baseline_port)
+        if "open_loop" in only:
+            report["open_loop"] = bench.open_loop([int(rate) for rate in args.rates.split(",")])
+            sustainable = [r["rate"] for r in report["open_loop"] if r["sustainable"]]
+            report["sustainable_rate"] = max(sustainable) if sustainable else None
+        if "relay" in only:
+            report["relay"] = bench.relay(args.relay_rows)
+        if "hot_sku" in only:
+            report["hot_sku"] = bench.hot_sku()
+    finally:
+        if baseline is not None:
+            baseline.terminate()
+            baseline.wait(timeout=20)
+        stack.close()
+    Path(args.output).write_text(json.dumps(report, indent=2, default=str) + "\n")
+    log(f"wrote {args.output}")
+    print(json.dumps({key: value for key, value in report.items() if key != "machine"}, indent=2, default=str))
+
+
+def _answers(port: int) -> bool:
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        connection.request("GET", "/orders")
+        connection.getresponse().read()
+        return True
+    except OSError:
+        return False
+
+
+if __name__ == "__main__":
+    main()
