@@ -97,11 +97,10 @@ class Result:
     reason: str = ""
 
 
-def handle_delivery(spec: ConsumerSpec, delivery: Delivery) -> Result:
-    """Handle one delivery in one transaction; say what to do with it at the broker."""
+def parse_delivery(spec: ConsumerSpec, delivery: Delivery) -> tuple[Contract, HandlerContext] | Result:
+    """The delivery's contract and context, or the dead-letter Result for a body that can never be handled."""
     routing_key = delivery.headers.get(ORIGINAL_ROUTING_KEY) or delivery.routing_key
-    handler = spec.handlers.get(routing_key)
-    if handler is None:
+    if routing_key not in spec.handlers:
         return Result(Outcome.DEAD_LETTER, f"no handler for routing key {routing_key!r}")
     try:
         message_id = uuid.UUID(str(delivery.message_id))
@@ -115,6 +114,16 @@ def handle_delivery(spec: ConsumerSpec, delivery: Delivery) -> Result:
         trace_id=str(delivery.headers.get("trace_id") or "")
         or trace_id_from(traceparent=str(delivery.headers.get("traceparent") or "")),
     )
+    return message, context
+
+
+def handle_delivery(spec: ConsumerSpec, delivery: Delivery) -> Result:
+    """Handle one delivery in one transaction; say what to do with it at the broker."""
+    parsed = parse_delivery(spec, delivery)
+    if isinstance(parsed, Result):
+        return parsed
+    message, context = parsed
+    routing_key = context.routing_key
     trace_bind(trace_id=context.trace_id, saga_id=message.saga_id, order_id=message.order_id)
     last_error = ""
     for attempt in range(spec.transient_retries + 1):
@@ -148,13 +157,89 @@ def _handle_once(spec: ConsumerSpec, message: Contract, context: HandlerContext)
     return Outcome.OK
 
 
+def handle_batch(spec: ConsumerSpec, deliveries: list[Delivery]) -> list[Result]:
+    """Handle several deliveries in ONE transaction, one commit for all; results in order.
+
+    Each message keeps its own semantics: its inbox row, its business change and
+    its replies commit together, and it is acked only after that commit. Anything
+    out of the ordinary (a duplicate racing in from another consumer, a handler
+    error, a deadlock) rolls the whole batch back and every message is handled
+    again on its own, in its own transaction, with the usual retries.
+    """
+    if len(deliveries) == 1:
+        return [handle_delivery(spec, deliveries[0])]
+    results: list[Result | None] = [None] * len(deliveries)
+    work: list[tuple[int, Contract, HandlerContext]] = []
+    for index, delivery in enumerate(deliveries):
+        parsed = parse_delivery(spec, delivery)
+        if isinstance(parsed, Result):
+            results[index] = parsed
+        else:
+            work.append((index, *parsed))
+    if not work:
+        return results
+    try:
+        duplicates = _handle_batch_once(spec, work)
+    except Exception:
+        connections[spec.using].close_if_unusable_or_obsolete()
+        log.info("consumer.batch_fallback", queue=spec.queue.name, size=len(work), exc_info=True)
+        for index, _message, _context in work:
+            trace_clear()
+            results[index] = handle_delivery(spec, deliveries[index])
+        return results
+    crash_point(CONSUMER_AFTER_COMMIT)
+    for index, *_ in work:
+        results[index] = Result(Outcome.DUPLICATE if index in duplicates else Outcome.OK)
+    return results
+
+
+def _handle_batch_once(spec: ConsumerSpec, work: list[tuple[int, Contract, HandlerContext]]) -> set[int]:
+    inbox = InboxMessage.objects.using(spec.using)
+    with transaction.atomic(using=spec.using, durable=True):
+        seen = set(
+            inbox.filter(message_id__in=[context.message_id for _, _, context in work]).values_list(
+                "message_id", flat=True
+            )
+        )
+        duplicates, fresh = set(), []
+        for index, message, context in work:
+            if context.message_id in seen:
+                duplicates.add(index)
+            else:
+                seen.add(context.message_id)
+                fresh.append((message, context))
+        # A twin committed by another consumer since the read fails this insert: the batch falls back.
+        inbox.bulk_create(
+            [
+                InboxMessage(message_id=context.message_id, queue=spec.queue.name, routing_key=context.routing_key)
+                for _, context in fresh
+            ]
+        )
+        for message, context in fresh:
+            trace_bind(trace_id=context.trace_id, saga_id=message.saga_id, order_id=message.order_id)
+            try:
+                spec.handlers[context.routing_key](message, context)
+            finally:
+                trace_clear()
+    return duplicates
+
+
 class ConsumerWorker:
     """The long-running loop of one consumer process (or thread, in the embedded mode)."""
 
-    def __init__(self, spec: ConsumerSpec, *, url: str | None = None, prefetch: int | None = None):
+    def __init__(
+        self,
+        spec: ConsumerSpec,
+        *,
+        url: str | None = None,
+        prefetch: int | None = None,
+        batch_size: int | None = None,
+    ):
         self.spec = spec
         self.url = url or settings.MESSAGING_BROKER_URL
         self.prefetch = prefetch or settings.CONSUMER_PREFETCH
+        self.batch_size = max(1, min(batch_size or settings.CONSUMER_BATCH_SIZE, self.prefetch))
+        self._buffer: list = []
         self.in_process = self.url.startswith("memory://")
         self.stopping = threading.Event()
         self._producer: Producer | None = None
@@ -188,26 +273,43 @@ class ConsumerWorker:
             channel.basic_qos(0, self.prefetch, False)
             self._producer = Producer(connection.channel())
             queue = Queue(self.spec.queue.name, no_declare=True)
-            with Consumer(channel, queues=[queue], on_message=self._on_message, auto_declare=False):
+            self._buffer = []
+            with Consumer(channel, queues=[queue], on_message=self._buffer.append, auto_declare=False):
                 log.info("consumer.started", consumer=self.spec.name, queue=self.spec.queue.name)
                 while not self.stopping.is_set():
                     try:
                         connection.drain_events(timeout=1)
                     except TimeoutError:
                         connection.heartbeat_check()
+                        continue
+                    # Take whatever else the broker has already sent, without waiting for more.
+                    while len(self._buffer) < self.batch_size:
+                        try:
+                            connection.drain_events(timeout=0.0005)
+                        except TimeoutError:
+                            break
+                    batch, self._buffer[:] = list(self._buffer), []
+                    self._handle(batch)
 
-    def _on_message(self, message) -> None:
-        properties = message.properties
-        delivery = Delivery(
-            body=message.body if isinstance(message.body, bytes) else str(message.body).encode(),
-            routing_key=message.delivery_info.get("routing_key", ""),
-            message_id=properties.get("message_id"),
-            headers=dict(message.headers or {}),
-        )
+    def _handle(self, messages: list) -> None:
+        deliveries = [
+            Delivery(
+                body=message.body if isinstance(message.body, bytes) else str(message.body).encode(),
+                routing_key=message.delivery_info.get("routing_key", ""),
+                message_id=message.properties.get("message_id"),
+                headers=dict(message.headers or {}),
+            )
+            for message in messages
+        ]
         close_old_connections()
         trace_clear()
         started = time.monotonic()
-        result = handle_delivery(self.spec, delivery)
+        results = handle_batch(self.spec, deliveries)
+        for message, delivery, result in zip(messages, deliveries, results, strict=True):
+            self._settle(message, delivery, result, started)
+
+    def _settle(self, message, delivery: Delivery, result: Result, started: float) -> None:
+        """Retry or dead-letter as the result says, ack, count and log."""
         if result.outcome is Outcome.RETRY:
             retries = _int_header(delivery.headers.get(RETRY_COUNT))
             if retries >= settings.RETRY_MAX_ATTEMPTS:
@@ -223,6 +325,8 @@ class ConsumerWorker:
         log_method = log.info if result.outcome in (Outcome.OK, Outcome.DUPLICATE) else log.warning
         log_method(
             "consumer.handled",
+            trace_id=delivery.headers.get("trace_id") or None,
+            saga_id=delivery.headers.get("saga_id") or None,
             queue=self.spec.queue.name,
             routing_key=delivery.headers.get(ORIGINAL_ROUTING_KEY) or delivery.routing_key,
             message_id=delivery.message_id,

@@ -159,6 +159,8 @@ RELAY_KICK_INTERVAL_MS = env.float("RELAY_KICK_INTERVAL_MS", default=5.0)
 RETRY_MAX_ATTEMPTS = env.int("RETRY_MAX_ATTEMPTS", default=5)
 RETRY_DELAY_MS = env.int("RETRY_DELAY_MS", default=1000)
 CONSUMER_PREFETCH = env.int("CONSUMER_PREFETCH", default=20)
+# Messages already delivered are handled up to this many per transaction (one commit).
+CONSUMER_BATCH_SIZE = env.int("CONSUMER_BATCH_SIZE", default=20)
 # quorum: every work, retry and dead-letter queue is a replicated quorum queue (RabbitMQ clusters).
 RABBITMQ_QUEUE_TYPE = env.str("RABBITMQ_QUEUE_TYPE", default="classic")
 if RABBITMQ_QUEUE_TYPE not in ("classic", "quorum"):
