@@ -6,8 +6,8 @@ accepted on the way in and sent on with every message, so the system drops into
 an OpenTelemetry setup without code changes.
 """
 
+import random
 import re
-import secrets
 
 import structlog
 
@@ -29,15 +29,20 @@ def trace_id_from(*, traceparent: str | None = None, request_id: str | None = No
             return match.group(1)
     if request_id and _TRACE_ID.match(request_id):
         return request_id
-    return secrets.token_hex(16)
+    return _random_hex(32)
 
 
 def traceparent_for(trace_id: str, *, span_id: str | None = None) -> str | None:
     """A ``traceparent`` carrying ``trace_id``, when it is a W3C trace id; else None."""
     if not _W3C_TRACE_ID.match(trace_id or ""):
         return None
-    span = span_id if span_id and re.fullmatch(r"[0-9a-f]{16}", span_id) else secrets.token_hex(8)
+    span = span_id if span_id and re.fullmatch(r"[0-9a-f]{16}", span_id) else _random_hex(16)
     return f"00-{trace_id}-{span}-01"
+
+
+def _random_hex(digits: int) -> str:
+    # Trace ids need to be unique, not secret: no system entropy call per request.
+    return f"{random.getrandbits(digits * 4):0{digits}x}"
 
 
 def trace_bind(**values) -> None:
