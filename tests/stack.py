@@ -222,6 +222,19 @@ class Stack:
         assert status == 200, body
         return body
 
+    def stock(self, product_id: int) -> tuple[int, int, int]:
+        """(available, reserved, sold) of a product."""
+        body = self.inventory(product_id)
+        return body["available_qty"], body["reserved_qty"], body["sold_qty"]
+
+    def wait_stock(self, product_id: int, expected: tuple[int, int, int], *, timeout: float = 30) -> None:
+        """Wait for (available, reserved, sold): a completed order's commit lands just after its saga ends."""
+        self.wait_until(
+            lambda: self.stock(product_id) == expected,
+            timeout=timeout,
+            what=f"stock of {product_id} == {expected} (now {self.stock(product_id)})",
+        )
+
     # --- direct reads --------------------------------------------------------
     def sql(self, alias: str, query: str, params=()) -> list[tuple]:
         connection = MySQLdb.connect(**MARIADB, database=self.databases[alias])
