@@ -76,6 +76,10 @@ class Stack:
             "SAGA_RECOVERY_INTERVAL": "5",
             "SAGA_RECOVERY_AGE": "10",
             "RETRY_DELAY_MS": "200",
+            # Fault scenarios hold steps back on purpose (a consumer killed, a relay down): keep
+            # deadlines out of their way; tests about deadlines set short ones.
+            "SAGA_STEP_DEADLINE_RESERVING_INVENTORY": "300",
+            "SAGA_STEP_DEADLINE_PROCESSING_PAYMENT": "300",
             "DJANGO_SUPERUSER_USERNAME": STAFF[0],
             "DJANGO_SUPERUSER_PASSWORD": STAFF[1],
             "DJANGO_SUPERUSER_EMAIL": "e2e@example.com",

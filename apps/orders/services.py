@@ -134,7 +134,7 @@ def _fingerprint(*, user_id: int, product_id: int, quantity: int, total_amount: 
 
 
 def saga_apply_event(
-    *, saga_id, order_id: int, event: SagaEvent, reason: str = "", message_id: uuid.UUID | None = None
+    *, saga_id: uuid.UUID, order_id: int, event: SagaEvent, reason: str = "", message_id: uuid.UUID | None = None
 ) -> SagaState | None:
     """Move the saga on by ``event`` inside the orders consumer's transaction.
 
@@ -162,7 +162,9 @@ def saga_apply_event(
     return saga
 
 
-def saga_note_commit(*, saga_id, order_id: int, success: bool, reason: str = "", message_id=None) -> None:
+def saga_note_commit(
+    *, saga_id: uuid.UUID, order_id: int, success: bool, reason: str = "", message_id: uuid.UUID | None = None
+) -> None:
     """Note in a completed saga's history that inventory committed (or refused) its reservation.
 
     Runs inside the orders consumer's transaction. Raises Unprocessable like saga_apply_event.
@@ -181,7 +183,7 @@ def saga_note_commit(*, saga_id, order_id: int, success: bool, reason: str = "",
     )
 
 
-def _locked_saga(*, saga_id, order_id: int) -> SagaState:
+def _locked_saga(*, saga_id: uuid.UUID, order_id: int) -> SagaState:
     saga = SagaState.objects.select_for_update().filter(saga_id=saga_id).first()
     if saga is None:
         raise Unprocessable(f"no saga {saga_id}")
