@@ -41,6 +41,9 @@ STEP_RETRIED = "STEP_RETRIED"
 INVENTORY_COMMITTED = "INVENTORY_COMMITTED"
 INVENTORY_COMMIT_FAILED = "INVENTORY_COMMIT_FAILED"
 
+# A second retry of the same saga this soon after the first is a double click, not a decision.
+RETRY_DOUBLE_CLICK_WINDOW = timedelta(seconds=10)
+
 
 class IdempotencyKeyReused(Exception):
     """The Idempotency-Key was first used for a different order request."""
@@ -311,17 +314,24 @@ def saga_recover(*, older_than: timedelta, limit: int = 500) -> int:
 def saga_retry_step(*, saga_id: uuid.UUID, actor: str) -> bool:
     """Re-send the current step's command of an active saga and give the step a fresh deadline.
 
-    Returns False, changing nothing, when the saga is not active or its command
-    still waits in the outbox (so a second click does not queue it twice).
+    Returns False, changing nothing, when the saga is not active, its command
+    still waits in the outbox, or it was retried less than
+    RETRY_DOUBLE_CLICK_WINDOW ago (so a second click does not send it twice).
 
     Raises SagaNotFound.
     """
     with transaction.atomic(using=DATABASE, durable=True):
         saga = _saga_for_operator(saga_id)
         command = saga_step_command(status=saga.status, step=saga.current_step)
-        if command is None or outbox_has_pending(using=DATABASE, saga_id=saga.saga_id):
-            return False
         now = timezone.now()
+        if (
+            command is None
+            or outbox_has_pending(using=DATABASE, saga_id=saga.saga_id)
+            or SagaHistory.objects.filter(
+                saga=saga, event=STEP_RETRIED, at__gte=now - RETRY_DOUBLE_CLICK_WINDOW
+            ).exists()
+        ):
+            return False
         order = Order.objects.get(pk=saga.order_id)
         outbox_enqueue(using=DATABASE, message=_command(command, saga, order), trace_id=saga.trace_id)
         saga.deadline_at = _deadline(saga.current_step, now)

@@ -309,3 +309,18 @@ def test_different_keys_and_no_key_place_separate_orders():
 
     assert len({saga.order_id for saga in sagas}) == 4
     assert not any(saga.replayed for saga in sagas)
+
+
+@pytest.mark.django_db(databases=ORDERS_DB)
+def test_a_second_retry_right_after_the_first_is_a_double_click_even_once_the_command_left():
+    saga = place()
+    dispatch_everything()
+
+    first = saga_retry_step(saga_id=saga.saga_id, actor="alice")
+    dispatch_everything()
+    second = saga_retry_step(saga_id=saga.saga_id, actor="alice")
+    SagaHistory.objects.filter(saga_id=saga.pk, event="STEP_RETRIED").update(at=timezone.now() - timedelta(minutes=1))
+    later = saga_retry_step(saga_id=saga.saga_id, actor="alice")
+
+    assert (first, second, later) == (True, False, True)
+    assert keys(saga) == ["inventory.reserve", "inventory.reserve", "inventory.reserve"]
