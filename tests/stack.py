@@ -77,6 +77,10 @@ class Stack:
             "SAGA_RECOVERY_INTERVAL": "5",
             "SAGA_RECOVERY_AGE": "10",
             "RETRY_DELAY_MS": "200",
+            # Fault scenarios hold steps back on purpose (a consumer killed, a relay down): keep
+            # deadlines out of their way; tests about deadlines set short ones.
+            "SAGA_STEP_DEADLINE_RESERVING_INVENTORY": "300",
+            "SAGA_STEP_DEADLINE_PROCESSING_PAYMENT": "300",
             "DJANGO_SUPERUSER_USERNAME": STAFF[0],
             "DJANGO_SUPERUSER_PASSWORD": STAFF[1],
             "DJANGO_SUPERUSER_EMAIL": "e2e@example.com",
@@ -246,6 +250,19 @@ class Stack:
         status, body = self.http("GET", f"/inventory/{product_id}")
         assert status == 200, body
         return body
+
+    def stock(self, product_id: int) -> tuple[int, int, int]:
+        """(available, reserved, sold) of a product."""
+        body = self.inventory(product_id)
+        return body["available_qty"], body["reserved_qty"], body["sold_qty"]
+
+    def wait_stock(self, product_id: int, expected: tuple[int, int, int], *, timeout: float = 30) -> None:
+        """Wait for (available, reserved, sold): a completed order's commit lands just after its saga ends."""
+        self.wait_until(
+            lambda: self.stock(product_id) == expected,
+            timeout=timeout,
+            what=f"stock of {product_id} == {expected} (now {self.stock(product_id)})",
+        )
 
     # --- direct reads --------------------------------------------------------
     def sql(self, alias: str, query: str, params=()) -> list[tuple]:

@@ -36,9 +36,9 @@ class InventoryForm(forms.ModelForm):
 @admin.register(Inventory)
 class InventoryAdmin(admin.ModelAdmin):
     form = InventoryForm
-    list_display = ("product_id", "available_qty", "reserved_qty", "version", "updated_at")
+    list_display = ("product_id", "available_qty", "reserved_qty", "sold_qty", "version", "updated_at")
     search_fields = ("=product_id",)
-    readonly_fields = ("reserved_qty", "version", "created_at", "updated_at")
+    readonly_fields = ("reserved_qty", "sold_qty", "version", "created_at", "updated_at")
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         # ModelAdmin wraps a POST in atomic(); inventory_set_available owns a durable

@@ -22,6 +22,7 @@ class InventoryOutputSerializer(serializers.Serializer):
     product_id = serializers.IntegerField()
     available_qty = serializers.IntegerField()
     reserved_qty = serializers.IntegerField()
+    sold_qty = serializers.IntegerField()
     version = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()

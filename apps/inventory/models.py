@@ -4,8 +4,10 @@ from django.db import models
 class Inventory(models.Model):
     product_id = models.BigIntegerField(unique=True)
     available_qty = models.BigIntegerField(default=0)
-    # Units taken by orders (reserved, then sold); released units go back to available.
+    # Units held by orders in flight; released units go back to available, committed ones to sold.
     reserved_qty = models.BigIntegerField(default=0)
+    # Units of completed orders. available + reserved + sold is the stock ever received.
+    sold_qty = models.BigIntegerField(default=0)
     version = models.PositiveBigIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -17,6 +19,7 @@ class Inventory(models.Model):
         constraints = [
             models.CheckConstraint(condition=models.Q(available_qty__gte=0), name="inventory_available_qty_gte_0"),
             models.CheckConstraint(condition=models.Q(reserved_qty__gte=0), name="inventory_reserved_qty_gte_0"),
+            models.CheckConstraint(condition=models.Q(sold_qty__gte=0), name="inventory_sold_qty_gte_0"),
         ]
 
     def __str__(self) -> str:
@@ -26,6 +29,7 @@ class Inventory(models.Model):
 class InventoryAction(models.TextChoices):
     RESERVE = "RESERVE"
     RELEASE = "RELEASE"
+    COMMIT = "COMMIT"
 
 
 class InventoryOutcome(models.TextChoices):

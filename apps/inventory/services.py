@@ -1,9 +1,12 @@
-"""Writes of the inventory app: stock levels, reservations and releases.
+"""Writes of the inventory app: stock levels, reservations, releases and commits.
 
 Stock only ever moves through conditional UPDATEs (``available_qty >= n``), so
 two concurrent reservations can never both take the last unit and contention
-never reads as "insufficient stock". Reserve and release of one order both lock
-the product's row before reading each other's log, so they serialize.
+never reads as "insufficient stock". Reserve, release and commit of one order
+all lock the product's row before reading each other's log, so they serialize.
+Units move available -> reserved (reserve), reserved -> available (release) or
+reserved -> sold (commit), so available + reserved + sold only changes when
+stock is received or corrected by hand.
 """
 
 import dataclasses
@@ -141,7 +144,56 @@ def _release(*, order_id: int, product_id: int) -> StockDecision:
     ).first()
     if reservation is None:
         return StockDecision(True, product_id, 0, "nothing was reserved")
+    if InventoryLog.objects.filter(
+        order_id=order_id, action=InventoryAction.COMMIT, outcome=InventoryOutcome.APPLIED
+    ).exists():
+        return StockDecision(False, reservation.product_id, reservation.quantity, "order already sold")
     if not _give_back(product_id=reservation.product_id, quantity=reservation.quantity):
+        return StockDecision(False, reservation.product_id, reservation.quantity, "reserved stock is missing")
+    return StockDecision(True, reservation.product_id, reservation.quantity)
+
+
+def inventory_commit(*, order_id: int, product_id: int) -> StockDecision:
+    """Turn the order's reservation into sold units, once; runs in the consumer's transaction.
+
+    Refused (and recorded, so a repeat gets the same answer) when the order
+    reserved nothing, was released, or its reserved units are missing.
+    """
+    earlier = _decision(order_id=order_id, action=InventoryAction.COMMIT)
+    if earlier is not None:
+        return earlier
+    try:
+        with transaction.atomic(using=DATABASE):
+            decision = _commit(order_id=order_id, product_id=product_id)
+            InventoryLog.objects.create(
+                order_id=order_id,
+                product_id=decision.product_id,
+                action=InventoryAction.COMMIT,
+                outcome=InventoryOutcome.APPLIED if decision.success else InventoryOutcome.REJECTED,
+                quantity=decision.quantity,
+                reason=decision.reason,
+            )
+    except IntegrityError:
+        return _decision(order_id=order_id, action=InventoryAction.COMMIT)
+    return decision
+
+
+def _commit(*, order_id: int, product_id: int) -> StockDecision:
+    list(Inventory.objects.select_for_update().filter(product_id=product_id).values_list("pk"))
+    reservation = InventoryLog.objects.filter(
+        order_id=order_id, action=InventoryAction.RESERVE, outcome=InventoryOutcome.APPLIED
+    ).first()
+    if reservation is None:
+        return StockDecision(False, product_id, 0, "nothing was reserved")
+    if InventoryLog.objects.filter(order_id=order_id, action=InventoryAction.RELEASE).exists():
+        return StockDecision(False, reservation.product_id, reservation.quantity, "order already released")
+    sold = Inventory.objects.filter(product_id=reservation.product_id, reserved_qty__gte=reservation.quantity).update(
+        reserved_qty=F("reserved_qty") - reservation.quantity,
+        sold_qty=F("sold_qty") + reservation.quantity,
+        version=F("version") + 1,
+        updated_at=timezone.now(),
+    )
+    if not sold:
         return StockDecision(False, reservation.product_id, reservation.quantity, "reserved stock is missing")
     return StockDecision(True, reservation.product_id, reservation.quantity)
 

@@ -131,6 +131,14 @@ class ReleaseInventory(_StockMessage):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class CommitInventory(_StockMessage):
+    """The order completed: its reserved units become sold."""
+
+    exchange = COMMANDS_EXCHANGE
+    routing_key = "inventory.commit"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class _StockResult(_StockMessage):
     min_quantity = 0
 
@@ -155,6 +163,12 @@ class InventoryReleased(_StockResult):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class InventoryCommitted(_StockResult):
+    exchange = EVENTS_EXCHANGE
+    routing_key = "inventory.committed"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class ProcessPayment(Contract):
     exchange = COMMANDS_EXCHANGE
     routing_key = "payment.process"
@@ -164,6 +178,13 @@ class ProcessPayment(Contract):
     @classmethod
     def _parse(cls, body: dict) -> dict[str, Any]:
         return {**super()._parse(body), "amount": _decimal(body, "amount")}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RefundPayment(ProcessPayment):
+    """Give back what the order was charged; refuses any later charge for it."""
+
+    routing_key = "payment.refund"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -188,14 +209,25 @@ class PaymentProcessed(Contract):
         }
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PaymentRefunded(PaymentProcessed):
+    """``transaction_id`` is the refund's (empty when nothing was charged)."""
+
+    routing_key = "payment.refunded"
+
+
 CONTRACTS: dict[str, type[Contract]] = {
     contract.routing_key: contract
     for contract in (
         ReserveInventory,
         ReleaseInventory,
+        CommitInventory,
         InventoryReserved,
         InventoryReleased,
+        InventoryCommitted,
         ProcessPayment,
+        RefundPayment,
         PaymentProcessed,
+        PaymentRefunded,
     )
 }

@@ -1,7 +1,13 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from apps.common.admin import ReadOnlyAdmin
 from apps.orders.models import Order, SagaState
+from apps.orders.selectors import STUCK, saga_history, saga_stuck_count, saga_with_progress
+from apps.orders.services import saga_force_compensation, saga_mark_resolved, saga_retry_step
 
 
 @admin.register(Order)
@@ -12,9 +18,134 @@ class OrderAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
 
 
+class StuckFilter(admin.SimpleListFilter):
+    title = "progress"
+    parameter_name = "stuck"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Stuck (past its step deadline)"), ("no", "Not stuck")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(STUCK)
+        if self.value() == "no":
+            return queryset.exclude(STUCK)
+        return queryset
+
+
 @admin.register(SagaState)
 class SagaStateAdmin(ReadOnlyAdmin):
-    list_display = ("saga_id", "order_id", "status", "current_step", "created_at", "updated_at", "completed_at")
-    list_filter = ("status", "current_step")
+    """Sagas, their timelines, and the three operator actions (each recorded in the saga's history)."""
+
+    list_display = ("saga_id", "order_id", "progress", "status", "current_step", "deadline_at", "updated_at")
+    list_filter = (StuckFilter, "status", "current_step")
     search_fields = ("=saga_id", "=order_id", "=trace_id")
     date_hierarchy = "created_at"
+    actions = ("retry_current_step", "force_compensation", "mark_resolved")
+    fields = (
+        "saga_id",
+        "order_id",
+        "progress",
+        "status",
+        "current_step",
+        "deadline_at",
+        "trace_id",
+        "created_at",
+        "updated_at",
+        "completed_at",
+        "timeline",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request) -> QuerySet[SagaState]:
+        return saga_with_progress(super().get_queryset(request))
+
+    def changelist_view(self, request, extra_context=None):
+        stuck = saga_stuck_count()
+        if stuck and request.method == "GET":
+            self.message_user(
+                request,
+                format_html(
+                    '{} saga(s) are stuck past their step deadline. <a href="?stuck=yes">Show them</a>.', stuck
+                ),
+                messages.WARNING,
+            )
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "action_checkbox_name": ACTION_CHECKBOX_NAME}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="progress")
+    def progress(self, saga: SagaState):
+        if getattr(saga, "is_stuck", False):
+            overdue = int((timezone.now() - saga.deadline_at).total_seconds())
+            return format_html(
+                '<strong style="color:#fff;background:#ba2121;padding:2px 6px;border-radius:3px">'
+                "STUCK</strong> {}s past deadline",
+                overdue,
+            )
+        return "ok"
+
+    @admin.display(description="timeline")
+    def timeline(self, saga: SagaState):
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    entry.at.isoformat(timespec="milliseconds"),
+                    entry.event,
+                    f"{entry.from_status}/{entry.from_step}" if entry.from_status else "—",
+                    f"{entry.to_status}/{entry.to_step}",
+                    entry.reason or "",
+                    entry.actor or "",
+                    entry.message_id or "",
+                )
+                for entry in saga_history(saga=saga)
+            ),
+        )
+        return format_html(
+            '<table class="saga-timeline"><thead><tr><th>at</th><th>event</th><th>from → to</th>'
+            "<th>reason</th><th>actor</th><th>message id</th></tr></thead><tbody>{}</tbody></table>",
+            rows or format_html('<tr><td colspan="6">{}</td></tr>', "no history recorded"),
+        )
+
+    def has_operate_permission(self, request) -> bool:
+        return request.user.is_active and request.user.is_staff
+
+    @admin.action(description="Retry the current step (re-send its command)", permissions=["operate"])
+    def retry_current_step(self, request, queryset):
+        self._act(request, queryset, "retried", lambda saga, actor: saga_retry_step(saga_id=saga, actor=actor))
+
+    @admin.action(description="Force compensation", permissions=["operate"])
+    def force_compensation(self, request, queryset):
+        self._act(
+            request,
+            queryset,
+            "sent to compensation",
+            lambda saga, actor: saga_force_compensation(saga_id=saga, actor=actor, reason=f"forced by {actor}"),
+        )
+
+    @admin.action(description="Mark FAILED saga resolved (after manual intervention)", permissions=["operate"])
+    def mark_resolved(self, request, queryset):
+        self._act(
+            request,
+            queryset,
+            "marked resolved",
+            lambda saga, actor: saga_mark_resolved(saga_id=saga, actor=actor, reason=f"resolved by {actor}"),
+        )
+
+    def _act(self, request, queryset, verb: str, action) -> None:
+        actor = request.user.get_username()
+        saga_ids = list(queryset.values_list("saga_id", flat=True))
+        done = sum(1 for saga_id in saga_ids if action(saga_id, actor))
+        skipped = len(saga_ids) - done
+        if done:
+            self.message_user(request, f"{done} saga(s) {verb}.", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} saga(s) left as they were: not in a state this action applies to, or already done.",
+                messages.WARNING,
+            )

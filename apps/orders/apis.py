@@ -11,8 +11,11 @@ from apps.common.ids import MAX_ID, parse_int_id, parse_uuid_id
 from apps.common.pagination import keyed_pagination
 from apps.common.permissions import IsStaff
 from apps.orders.models import SagaStatus
-from apps.orders.selectors import order_get, order_list, saga_get, saga_list
-from apps.orders.services import order_place
+from apps.orders.selectors import order_get, order_list, saga_get, saga_history, saga_list
+from apps.orders.services import IdempotencyKeyReused, order_place
+
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
 
 
 class OrderOutputSerializer(serializers.Serializer):
@@ -36,6 +39,20 @@ class SagaOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     completed_at = serializers.DateTimeField(allow_null=True)
+    deadline_at = serializers.DateTimeField(allow_null=True)
+    is_stuck = serializers.BooleanField()
+
+
+class SagaHistorySerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    from_status = serializers.CharField()
+    from_step = serializers.CharField()
+    to_status = serializers.CharField()
+    to_step = serializers.CharField()
+    event = serializers.CharField()
+    message_id = serializers.UUIDField(allow_null=True)
+    reason = serializers.CharField()
+    actor = serializers.CharField()
 
 
 class OrdersApi(APIView):
@@ -57,14 +74,45 @@ class OrdersApi(APIView):
     @extend_schema(
         operation_id="orders_place",
         request=InputSerializer,
-        responses={201: PlacedSerializer, 400: error_schema_response("Invalid order")},
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_KEY_HEADER,
+                str,
+                location=OpenApiParameter.HEADER,
+                description=(
+                    "Any unique string up to 255 characters. A retry with the same key and body gets the first "
+                    "answer back (same order, no second saga); the same key with another body gets 422 "
+                    "IDEMPOTENCY_KEY_REUSED."
+                ),
+            )
+        ],
+        responses={
+            201: PlacedSerializer,
+            400: error_schema_response("Invalid order or Idempotency-Key"),
+            422: error_schema_response("Idempotency-Key already used for another order"),
+        },
     )
     def post(self, request):
+        idempotency_key = _idempotency_key(request)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        saga = order_place(**serializer.validated_data, trace_id=getattr(request, "trace_id", ""))
-        body = {"order_id": saga.order_id, "saga_id": saga.saga_id, "status": saga.order.status}
-        return Response(self.PlacedSerializer(body).data, status=status.HTTP_201_CREATED)
+        try:
+            saga = order_place(
+                **serializer.validated_data,
+                trace_id=getattr(request, "trace_id", ""),
+                idempotency_key=idempotency_key,
+            )
+        except IdempotencyKeyReused:
+            raise ApiError(
+                status_code=422,
+                code="IDEMPOTENCY_KEY_REUSED",
+                message=f"{IDEMPOTENCY_KEY_HEADER} was already used with a different request body.",
+            ) from None
+        body = {"order_id": saga.order_id, "saga_id": saga.saga_id, "status": saga.response_status}
+        response = Response(self.PlacedSerializer(body).data, status=status.HTTP_201_CREATED)
+        if saga.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
 
     @extend_schema(
         operation_id="orders_list",
@@ -77,6 +125,19 @@ class OrdersApi(APIView):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(order_list(user_id=user_id), request, view=self)
         return paginator.get_paginated_response(OrderOutputSerializer(page, many=True).data)
+
+
+def _idempotency_key(request) -> str | None:
+    key = request.headers.get(IDEMPOTENCY_KEY_HEADER)
+    if key is None:
+        return None
+    if not 0 < len(key) <= IDEMPOTENCY_KEY_MAX_LENGTH or not key.isascii() or not key.isprintable():
+        raise ApiError(
+            status_code=400,
+            code="INVALID_REQUEST",
+            message=f"{IDEMPOTENCY_KEY_HEADER} must be 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters.",
+        )
+    return key
 
 
 class OrderDetailApi(APIView):
@@ -101,7 +162,10 @@ class SagasApi(APIView):
 
     @extend_schema(
         operation_id="sagas_list",
-        parameters=[OpenApiParameter("status", str, enum=SagaStatus.values, description="Only sagas in this status")],
+        parameters=[
+            OpenApiParameter("status", str, enum=SagaStatus.values, description="Only sagas in this status"),
+            OpenApiParameter("stuck", bool, description="Only sagas active past their step deadline (or only not)"),
+        ],
         responses={200: SagaOutputSerializer(many=True), 400: error_schema_response("Invalid status")},
     )
     def get(self, request):
@@ -112,8 +176,12 @@ class SagasApi(APIView):
                 code="INVALID_REQUEST",
                 message=f"status must be one of {', '.join(SagaStatus.values)}.",
             )
+        raw_stuck = request.query_params.get("stuck")
+        if raw_stuck is not None and raw_stuck not in ("true", "false"):
+            raise ApiError(status_code=400, code="INVALID_REQUEST", message="stuck must be true or false.")
+        stuck = None if raw_stuck is None else raw_stuck == "true"
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(saga_list(status=saga_status), request, view=self)
+        page = paginator.paginate_queryset(saga_list(status=saga_status, stuck=stuck), request, view=self)
         return paginator.get_paginated_response(SagaOutputSerializer(page, many=True).data)
 
 
@@ -124,6 +192,7 @@ class SagaDetailApi(APIView):
     class OutputSerializer(serializers.Serializer):
         saga = SagaOutputSerializer()
         order = OrderOutputSerializer(allow_null=True)
+        history = SagaHistorySerializer(many=True)
 
     @extend_schema(
         operation_id="sagas_get",
@@ -137,4 +206,5 @@ class SagaDetailApi(APIView):
         saga = saga_get(saga_id=parse_uuid_id(saga_id, name="saga id"))
         if saga is None:
             raise ApiError(status_code=404, code="NOT_FOUND", message=f"Saga {saga_id} not found.")
-        return Response(self.OutputSerializer({"saga": saga, "order": order_get(order_id=saga.order_id)}).data)
+        body = {"saga": saga, "order": order_get(order_id=saga.order_id), "history": saga_history(saga=saga)}
+        return Response(self.OutputSerializer(body).data)

@@ -31,6 +31,8 @@ SAGA_FAILED = Counter(
     ["step"],
 )
 SAGA_RESENT = Counter("saga_recovery_resent_total", "Step commands re-sent by recovery", ["step"])
+SAGA_DEADLINES_PASSED = Counter("saga_deadline_passed_total", "Steps that passed their deadline", ["step"])
+SAGA_OPERATOR_ACTIONS = Counter("saga_operator_actions_total", "Operator actions that changed a saga", ["action"])
 
 
 def saga_observe_transition(*, saga: SagaState, from_step: str, step_started_at: datetime) -> None:

@@ -16,11 +16,14 @@ class SagaStatus(models.TextChoices):
     COMPLETED = "COMPLETED"
     COMPENSATED = "COMPENSATED"
     FAILED = "FAILED"
+    # A FAILED saga an operator has dealt with by hand; terminal, kept apart so FAILED means "needs a person".
+    RESOLVED = "RESOLVED"
 
 
 class SagaStep(models.TextChoices):
     RESERVING_INVENTORY = "RESERVING_INVENTORY"
     PROCESSING_PAYMENT = "PROCESSING_PAYMENT"
+    REFUNDING_PAYMENT = "REFUNDING_PAYMENT"
     RELEASING_INVENTORY = "RELEASING_INVENTORY"
     DONE = "DONE"
 
@@ -51,13 +54,70 @@ class SagaState(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # When the current step must have answered; NULL once the saga is terminal.
+    deadline_at = models.DateTimeField(null=True, blank=True)
     # The trace of the request that placed the order; every message of the saga carries it.
     trace_id = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         db_table = "saga_states"
         ordering = ["-id"]
-        indexes = [models.Index(fields=["status", "updated_at"], name="saga_status_updated_idx")]
+        indexes = [
+            models.Index(fields=["status", "updated_at"], name="saga_status_updated_idx"),
+            models.Index(fields=["status", "deadline_at"], name="saga_status_deadline_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"saga {self.saga_id} ({self.status}/{self.current_step})"
+
+
+class SagaHistory(models.Model):
+    """One row per transition of a saga, and per operator action on it: its timeline.
+
+    ``from_status`` is empty for the saga's start. A manual action that changes
+    no state (a step retried) has equal from and to.
+    """
+
+    saga = models.ForeignKey(SagaState, on_delete=models.CASCADE, related_name="history")
+    at = models.DateTimeField()
+    from_status = models.CharField(max_length=16, blank=True, default="")
+    from_step = models.CharField(max_length=32, blank=True, default="")
+    to_status = models.CharField(max_length=16)
+    to_step = models.CharField(max_length=32)
+    event = models.CharField(max_length=32)
+    # The message that caused it; NULL for the order's placement, deadlines and operator actions.
+    message_id = models.UUIDField(null=True, blank=True)
+    reason = models.CharField(max_length=255, blank=True, default="")
+    # The operator's username for a manual action; empty when the saga moved by itself.
+    actor = models.CharField(max_length=150, blank=True, default="")
+
+    class Meta:
+        db_table = "saga_history"
+        ordering = ["saga", "id"]
+        verbose_name_plural = "saga history"
+
+    def __str__(self) -> str:
+        return f"{self.event}: {self.from_status}/{self.from_step} -> {self.to_status}/{self.to_step}"
+
+
+class OrderIdempotencyKey(models.Model):
+    """An ``Idempotency-Key`` a client sent with POST /orders, and what it produced.
+
+    The unique key makes the database decide which of several concurrent
+    requests places the order; the fingerprint tells a retry (same body) from a
+    reuse of the key for another order.
+    """
+
+    key = models.CharField(max_length=255, unique=True)
+    fingerprint = models.CharField(max_length=64)
+    order_id = models.BigIntegerField(null=True)
+    saga_id = models.UUIDField(null=True)
+    # The order's status in the first response, replayed as it was.
+    response_status = models.CharField(max_length=16, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "order_idempotency_keys"
+
+    def __str__(self) -> str:
+        return f"idempotency key {self.key} (order {self.order_id})"

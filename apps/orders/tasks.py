@@ -3,10 +3,16 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 
-from apps.orders.services import saga_recover
+from apps.orders.services import saga_expire_deadlines, saga_recover
 
 
 @shared_task(name="orders.recover_sagas", acks_late=False)
 def recover_sagas() -> int:
     """Re-send the step command of sagas idle longer than SAGA_RECOVERY_AGE (run by beat)."""
     return saga_recover(older_than=timedelta(seconds=settings.SAGA_RECOVERY_AGE))
+
+
+@shared_task(name="orders.expire_saga_deadlines", acks_late=False)
+def expire_saga_deadlines() -> int:
+    """Compensate sagas whose forward step passed its deadline (run by beat every SAGA_DEADLINE_CHECK_INTERVAL)."""
+    return saga_expire_deadlines()

@@ -16,6 +16,8 @@ class PaymentDetailApi(APIView):
         status = serializers.CharField()
         transaction_id = serializers.CharField()
         failure_reason = serializers.CharField()
+        refund_id = serializers.CharField()
+        refunded_at = serializers.DateTimeField(allow_null=True)
         created_at = serializers.DateTimeField()
         updated_at = serializers.DateTimeField()
 

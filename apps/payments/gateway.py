@@ -19,3 +19,8 @@ def gateway_charge(*, order_id: int, amount: Decimal, failure_rate: float) -> Ch
     if random.random() < failure_rate:
         return Charge(False, transaction_id, "payment declined")
     return Charge(True, transaction_id)
+
+
+def gateway_refund(*, transaction_id: str, amount: Decimal) -> Charge:
+    """Give back ``amount`` of the charge ``transaction_id``; the simulated gateway always agrees."""
+    return Charge(True, f"rfd_{uuid.uuid4().hex}")

@@ -1,10 +1,10 @@
-"""Payments' command: charge the order, reply through the outbox."""
+"""Payments' commands: charge or refund the order, reply through the outbox."""
 
 from apps.messaging.consumer import HandlerContext
-from apps.messaging.contracts import PaymentProcessed, ProcessPayment
+from apps.messaging.contracts import PaymentProcessed, PaymentRefunded, ProcessPayment, RefundPayment
 from apps.messaging.outbox import outbox_enqueue
 from apps.payments.models import PaymentStatus
-from apps.payments.services import DATABASE, payment_process
+from apps.payments.services import DATABASE, payment_process, payment_refund
 
 
 def on_process_payment(message: ProcessPayment, context: HandlerContext) -> None:
@@ -14,9 +14,30 @@ def on_process_payment(message: ProcessPayment, context: HandlerContext) -> None
         order_id=message.order_id,
         transaction_id=payment.transaction_id,
         success=payment.status == PaymentStatus.SUCCESS,
-        reason=payment.failure_reason,
+        reason=_charge_reason(payment),
     )
     outbox_enqueue(using=DATABASE, message=reply, trace_id=context.trace_id)
 
 
-HANDLERS = {ProcessPayment.routing_key: on_process_payment}
+def on_refund_payment(message: RefundPayment, context: HandlerContext) -> None:
+    payment = payment_refund(order_id=message.order_id, saga_id=message.saga_id, amount=message.amount)
+    reply = PaymentRefunded(
+        saga_id=message.saga_id,
+        order_id=message.order_id,
+        transaction_id=payment.refund_id,
+        # Nothing charged (FAILED, VOIDED) is as good as refunded for the saga.
+        success=True,
+        reason="" if payment.status == PaymentStatus.REFUNDED else "nothing was charged",
+    )
+    outbox_enqueue(using=DATABASE, message=reply, trace_id=context.trace_id)
+
+
+def _charge_reason(payment) -> str:
+    if payment.status == PaymentStatus.REFUNDED:
+        return "payment refunded"
+    if payment.status == PaymentStatus.VOIDED:
+        return "payment cancelled before any charge"
+    return payment.failure_reason
+
+
+HANDLERS = {ProcessPayment.routing_key: on_process_payment, RefundPayment.routing_key: on_refund_payment}

@@ -4,6 +4,9 @@ from django.db import models
 class PaymentStatus(models.TextChoices):
     SUCCESS = "SUCCESS"
     FAILED = "FAILED"
+    REFUNDED = "REFUNDED"
+    # A refund reached us before any charge: the row refuses a later charge for the order.
+    VOIDED = "VOIDED"
 
 
 class Payment(models.Model):
@@ -13,6 +16,8 @@ class Payment(models.Model):
     status = models.CharField(max_length=8, choices=PaymentStatus.choices)
     transaction_id = models.CharField(max_length=64, unique=True)
     failure_reason = models.CharField(max_length=255, blank=True, default="")
+    refunded_at = models.DateTimeField(null=True, blank=True)
+    refund_id = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,11 +1,13 @@
-"""Writes of the payments app."""
+"""Writes of the payments app: charges and refunds, each at most once per order."""
 
+import uuid
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from apps.payments.gateway import gateway_charge
+from apps.payments.gateway import gateway_charge, gateway_refund
 from apps.payments.models import Payment, PaymentStatus
 
 DATABASE = "payments"
@@ -15,7 +17,8 @@ def payment_process(*, order_id: int, saga_id, amount: Decimal) -> Payment:
     """Charge an order once; runs in the payments consumer's transaction.
 
     A repeated command gets the first payment back: the unique order_id refuses
-    a second row, even from a concurrent twin.
+    a second row, even from a concurrent twin. A charge arriving after the
+    order's refund finds the refund's VOIDED row and is refused.
     """
     earlier = Payment.objects.filter(order_id=order_id).first()
     if earlier is not None:
@@ -34,4 +37,37 @@ def payment_process(*, order_id: int, saga_id, amount: Decimal) -> Payment:
             payment.save(using=DATABASE)
     except IntegrityError:
         return Payment.objects.get(order_id=order_id)
+    return payment
+
+
+def payment_refund(*, order_id: int, saga_id, amount: Decimal) -> Payment:
+    """Refund what the order was charged, once; runs in the payments consumer's transaction.
+
+    A SUCCESS payment becomes REFUNDED. With no payment yet, a VOIDED row is
+    left behind that refuses any later charge (a late ``payment.process``). A
+    FAILED, REFUNDED or VOIDED payment is answered as it is. Returns the payment row.
+    """
+    payment = Payment.objects.select_for_update().filter(order_id=order_id).first()
+    if payment is None:
+        void = Payment(
+            order_id=order_id,
+            saga_id=saga_id,
+            amount=amount,
+            status=PaymentStatus.VOIDED,
+            transaction_id=f"void_{uuid.uuid4().hex}",
+            failure_reason="cancelled before any charge",
+        )
+        try:
+            with transaction.atomic(using=DATABASE):
+                void.save(using=DATABASE)
+                return void
+        except IntegrityError:
+            # A charge committed meanwhile: refund it.
+            payment = Payment.objects.select_for_update().get(order_id=order_id)
+    if payment.status != PaymentStatus.SUCCESS:
+        return payment
+    refund = gateway_refund(transaction_id=payment.transaction_id, amount=payment.amount)
+    payment.status = PaymentStatus.REFUNDED
+    payment.refund_id, payment.refunded_at = refund.transaction_id, timezone.now()
+    payment.save(update_fields=["status", "refund_id", "refunded_at", "updated_at"])
     return payment

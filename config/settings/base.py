@@ -134,6 +134,7 @@ CELERY_TASK_DEFAULT_QUEUE = "relay"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 RELAY_SWEEP_INTERVAL = env.float("RELAY_SWEEP_INTERVAL", default=2.0)
 SAGA_RECOVERY_INTERVAL = env.float("SAGA_RECOVERY_INTERVAL", default=30.0)
+SAGA_DEADLINE_CHECK_INTERVAL = env.float("SAGA_DEADLINE_CHECK_INTERVAL", default=5.0)
 CELERY_BEAT_SCHEDULE = {
     "relay-sweep": {
         "task": "messaging.relay_sweep",
@@ -150,6 +151,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "messaging.purge_messages",
         "schedule": 3600.0,
         "options": {"expires": 3000},
+    },
+    "expire-saga-deadlines": {
+        "task": "orders.expire_saga_deadlines",
+        "schedule": SAGA_DEADLINE_CHECK_INTERVAL,
+        "options": {"expires": 30},
     },
 }
 
@@ -203,6 +209,19 @@ MESSAGING_CONSUMERS = {
 # --- Domain ------------------------------------------------------------------
 PAYMENT_FAILURE_RATE = env.float("PAYMENT_FAILURE_RATE", default=0.0)
 SAGA_RECOVERY_AGE = env.float("SAGA_RECOVERY_AGE", default=30.0)
+# Seconds each step may take before the saga gives up on it (forward steps
+# compensate; compensating steps are flagged stuck and keep being retried).
+# SAGA_STEP_DEADLINE_<STEP> overrides one, e.g. SAGA_STEP_DEADLINE_PROCESSING_PAYMENT=3.
+SAGA_STEP_DEADLINE_DEFAULTS = {
+    "RESERVING_INVENTORY": 30.0,
+    "PROCESSING_PAYMENT": 30.0,
+    "REFUNDING_PAYMENT": 120.0,
+    "RELEASING_INVENTORY": 120.0,
+}
+SAGA_STEP_DEADLINES = {
+    step: env.float(f"SAGA_STEP_DEADLINE_{step}", default=default)
+    for step, default in SAGA_STEP_DEADLINE_DEFAULTS.items()
+}
 ORDER_MAX_QUANTITY = env.int("ORDER_MAX_QUANTITY", default=10_000)
 
 # --- HTTP API ----------------------------------------------------------------

@@ -117,6 +117,11 @@ def place(app, product_id, quantity=1):
     return body
 
 
+def stock(app, product_id) -> tuple[int, int, int]:
+    inventory = app.http("GET", f"/inventory/{product_id}")[1]
+    return inventory["available_qty"], inventory["reserved_qty"], inventory["sold_qty"]
+
+
 def test_an_order_is_confirmed_within_a_second_in_one_process(embedded):
     app = embedded()
     assert app.http("POST", "/inventory", {"product_id": 1, "available_qty": 5}, staff=True)[0] == 201
@@ -125,8 +130,7 @@ def test_an_order_is_confirmed_within_a_second_in_one_process(embedded):
     elapsed = app.wait(lambda: app.order_status(placed["order_id"]) == "CONFIRMED", "CONFIRMED", timeout=1.0)
 
     assert elapsed < 1.0
-    inventory = app.http("GET", "/inventory/1")[1]
-    assert (inventory["available_qty"], inventory["reserved_qty"]) == (3, 2)
+    app.wait(lambda: stock(app, 1) == (3, 0, 2), "the reservation committed as sold", timeout=5)
     assert app.http("GET", f"/payments/{placed['order_id']}")[1]["status"] == "SUCCESS"
 
 
@@ -137,8 +141,7 @@ def test_a_declined_payment_is_compensated_in_one_process(embedded):
     placed = place(app, 2, quantity=3)
     app.wait(lambda: app.order_status(placed["order_id"]) == "COMPENSATED", "COMPENSATED", timeout=5)
 
-    inventory = app.http("GET", "/inventory/2")[1]
-    assert (inventory["available_qty"], inventory["reserved_qty"]) == (5, 0)
+    assert stock(app, 2) == (5, 0, 0)
     assert app.http("GET", f"/sagas/{placed['saga_id']}", staff=True)[1]["saga"]["status"] == "COMPENSATED"
 
 
@@ -157,5 +160,4 @@ def test_a_crash_mid_saga_loses_nothing_after_restart(embedded, tmp_path):
 
     second = embedded()
     second.wait(lambda: second.order_status(order_id) == "CONFIRMED", "CONFIRMED after restart", timeout=10)
-    inventory = second.http("GET", "/inventory/3")[1]
-    assert (inventory["available_qty"], inventory["reserved_qty"]) == (4, 1)
+    second.wait(lambda: stock(second, 3) == (4, 0, 1), "the reservation committed as sold", timeout=10)

@@ -14,8 +14,8 @@ def test_happy_path_confirms_the_order_takes_stock_and_charges(stack):
     statuses = stack.wait_terminal([placed["order_id"]], timeout=30)
 
     assert statuses == {placed["order_id"]: "CONFIRMED"}
-    assert stack.inventory(1001)["available_qty"] == 98
-    assert stack.inventory(1001)["reserved_qty"] == 2
+    # The completed saga commits the reservation: the units end up sold, not reserved.
+    stack.wait_stock(1001, (98, 0, 2))
     status, payment = stack.http("GET", f"/payments/{placed['order_id']}")
     assert (status, payment["status"], payment["amount"]) == (200, "SUCCESS", 199.98)
     status, saga = stack.http("GET", f"/sagas/{placed['saga_id']}", staff=True)
@@ -31,7 +31,7 @@ def test_insufficient_stock_fails_the_order_without_payment(stack):
     assert statuses == {placed["order_id"]: "FAILED"}
     assert stack.order(placed["order_id"])["failure_reason"] == "insufficient stock"
     assert stack.http("GET", f"/payments/{placed['order_id']}")[0] == 404
-    assert (stack.inventory(1002)["available_qty"], stack.inventory(1002)["reserved_qty"]) == (1, 0)
+    assert stack.stock(1002) == (1, 0, 0)
     assert stack.http("GET", f"/sagas/{placed['saga_id']}", staff=True)[1]["saga"]["status"] == "FAILED"
 
 
@@ -48,7 +48,7 @@ def test_payment_failure_compensates_and_restores_stock(stack):
         stack.start("payments-consumer")
 
     assert statuses == {placed["order_id"]: "COMPENSATED"}
-    assert (stack.inventory(1003)["available_qty"], stack.inventory(1003)["reserved_qty"]) == (10, 0)
+    assert stack.stock(1003) == (10, 0, 0)
     assert stack.http("GET", f"/payments/{placed['order_id']}")[1]["status"] == "FAILED"
     saga = stack.http("GET", f"/sagas/{placed['saga_id']}", staff=True)[1]["saga"]
     assert (saga["status"], saga["current_step"]) == ("COMPENSATED", "DONE")
@@ -71,7 +71,7 @@ def test_order_waits_while_the_inventory_consumer_is_down_then_confirms(stack):
         stack.start("inventory-consumer")
 
     assert stack.wait_terminal([placed["order_id"]], timeout=30) == {placed["order_id"]: "CONFIRMED"}
-    assert stack.inventory(1004)["available_qty"] == 9
+    stack.wait_stock(1004, (9, 0, 1))
 
 
 def test_fifty_concurrent_orders_on_ten_units_never_oversell(stack):
@@ -83,4 +83,4 @@ def test_fifty_concurrent_orders_on_ten_units_never_oversell(stack):
 
     counts = {status: list(statuses.values()).count(status) for status in set(statuses.values())}
     assert counts == {"CONFIRMED": 10, "FAILED": 40}
-    assert (stack.inventory(1005)["available_qty"], stack.inventory(1005)["reserved_qty"]) == (0, 10)
+    stack.wait_stock(1005, (0, 0, 10))

@@ -8,11 +8,15 @@ import pytest
 
 from apps.messaging.contracts import (
     CONTRACTS,
+    CommitInventory,
+    InventoryCommitted,
     InventoryReleased,
     InventoryReserved,
     MalformedMessage,
     PaymentProcessed,
+    PaymentRefunded,
     ProcessPayment,
+    RefundPayment,
     ReleaseInventory,
     ReserveInventory,
 )
@@ -29,6 +33,11 @@ EXAMPLES = [
     ProcessPayment(saga_id=SAGA_ID, order_id=7, amount=Decimal("199.98")),
     PaymentProcessed(saga_id=SAGA_ID, order_id=7, transaction_id="txn_1", success=True),
     PaymentProcessed(saga_id=SAGA_ID, order_id=7, transaction_id="txn_2", success=False, reason="payment declined"),
+    CommitInventory(saga_id=SAGA_ID, order_id=7, product_id=1001, quantity=2),
+    InventoryCommitted(saga_id=SAGA_ID, order_id=7, product_id=1001, quantity=2, success=True),
+    RefundPayment(saga_id=SAGA_ID, order_id=7, amount=Decimal("199.98")),
+    PaymentRefunded(saga_id=SAGA_ID, order_id=7, transaction_id="rfd_1", success=True),
+    PaymentRefunded(saga_id=SAGA_ID, order_id=7, transaction_id="", success=True, reason="nothing was charged"),
 ]
 
 
@@ -78,3 +87,15 @@ def test_unknown_fields_are_ignored():
 def test_malformed_bodies_are_refused(contract, body):
     with pytest.raises(MalformedMessage):
         contract.from_body(body)
+
+
+def test_new_contracts_keep_the_seed_field_names_and_their_own_routing_keys():
+    assert RefundPayment(saga_id=SAGA_ID, order_id=7, amount=Decimal("5.00")).to_body() == {
+        "saga_id": str(SAGA_ID),
+        "order_id": 7,
+        "amount": 5.0,
+    }
+    assert (RefundPayment.routing_key, RefundPayment.exchange) == ("payment.refund", "saga.commands")
+    assert (PaymentRefunded.routing_key, PaymentRefunded.exchange) == ("payment.refunded", "saga.events")
+    assert (CommitInventory.routing_key, CommitInventory.exchange) == ("inventory.commit", "saga.commands")
+    assert (InventoryCommitted.routing_key, InventoryCommitted.exchange) == ("inventory.committed", "saga.events")

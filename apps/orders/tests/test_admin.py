@@ -1,8 +1,17 @@
-"""The orders admin: read-only changelists for orders and sagas."""
+"""The orders admin: read-only changelists, the saga timeline, stuck sagas and the operator actions."""
+
+from datetime import timedelta
+from decimal import Decimal
 
 import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db import transaction
+from django.utils import timezone
 
-from apps.orders.models import SagaStatus, SagaStep
+from apps.messaging.models import OutboxMessage
+from apps.orders.models import Order, OrderStatus, SagaHistory, SagaState, SagaStatus, SagaStep
+from apps.orders.saga import SagaEvent
+from apps.orders.services import order_place, saga_apply_event
 from apps.orders.tests.factories import OrderFactory, SagaStateFactory
 
 ORDERS_AND_USERS_DB = ["default", "orders"]
@@ -71,3 +80,127 @@ def test_saga_detail_is_read_only(admin_client):
     assert post.status_code == 403
     saga.refresh_from_db()
     assert saga.status == SagaStatus.IN_PROGRESS
+
+
+# --- operator actions, stuck sagas and the timeline -------------------------------------------
+
+CHANGELIST = "/admin/orders/sagastate/"
+
+
+def in_state(*events: SagaEvent) -> SagaState:
+    saga = order_place(user_id=7, product_id=42, quantity=2, total_amount=Decimal("19.98"))
+    for event in events:
+        with transaction.atomic(using="orders"):
+            saga_apply_event(saga_id=saga.saga_id, order_id=saga.order_id, event=event, reason="test")
+    OutboxMessage.objects.using("orders").update(dispatched_at=timezone.now())
+    return SagaState.objects.get(pk=saga.pk)
+
+
+def click(client, action: str, saga: SagaState):
+    return client.post(CHANGELIST, {"action": action, ACTION_CHECKBOX_NAME: [saga.pk]}, follow=True)
+
+
+def entries(saga: SagaState) -> list[tuple[str, str]]:
+    return list(SagaHistory.objects.filter(saga_id=saga.pk).order_by("id").values_list("event", "actor"))
+
+
+def outbox_keys(saga: SagaState) -> list[str]:
+    rows = OutboxMessage.objects.using("orders").filter(saga_id=saga.saga_id).order_by("id")
+    return list(rows.values_list("routing_key", flat=True))
+
+
+@pytest.mark.django_db(databases=ORDERS_AND_USERS_DB)
+def test_retry_current_step_clicked_twice_resends_once(admin_client, admin_user):
+    saga = in_state(SagaEvent.INVENTORY_RESERVED)
+
+    first = click(admin_client, "retry_current_step", saga)
+    second = click(admin_client, "retry_current_step", saga)
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert "1 saga(s) retried." in first.content.decode()
+    assert "left as they were" in second.content.decode()
+    assert outbox_keys(saga) == ["inventory.reserve", "payment.process", "payment.process"]
+    assert entries(saga)[-1] == ("STEP_RETRIED", admin_user.username)
+    assert [event for event, _ in entries(saga)].count("STEP_RETRIED") == 1
+
+
+@pytest.mark.django_db(databases=ORDERS_AND_USERS_DB)
+def test_force_compensation_clicked_twice_compensates_once(admin_client, admin_user):
+    saga = in_state(SagaEvent.INVENTORY_RESERVED)
+
+    click(admin_client, "force_compensation", saga)
+    click(admin_client, "force_compensation", saga)
+
+    saga.refresh_from_db()
+    assert (saga.status, saga.current_step) == (SagaStatus.COMPENSATING, SagaStep.REFUNDING_PAYMENT)
+    assert outbox_keys(saga) == ["inventory.reserve", "payment.process", "inventory.release", "payment.refund"]
+    assert [entry for entry in entries(saga) if entry[0] == "COMPENSATION_FORCED"] == [
+        ("COMPENSATION_FORCED", admin_user.username)
+    ]
+
+
+@pytest.mark.django_db(databases=ORDERS_AND_USERS_DB)
+def test_mark_resolved_clicked_twice_resolves_a_failed_saga_once(admin_client, admin_user):
+    saga = in_state(SagaEvent.INVENTORY_RESERVED, SagaEvent.PAYMENT_FAILED, SagaEvent.INVENTORY_RELEASE_FAILED)
+
+    click(admin_client, "mark_resolved", saga)
+    click(admin_client, "mark_resolved", saga)
+
+    saga.refresh_from_db()
+    assert (saga.status, saga.current_step) == (SagaStatus.RESOLVED, SagaStep.RELEASING_INVENTORY)
+    assert Order.objects.get(pk=saga.order_id).status == OrderStatus.FAILED
+    assert entries(saga)[-1] == ("RESOLVED_BY_OPERATOR", admin_user.username)
+    assert [event for event, _ in entries(saga)].count("RESOLVED_BY_OPERATOR") == 1
+
+
+@pytest.mark.django_db(databases=ORDERS_AND_USERS_DB)
+def test_the_change_page_buttons_post_the_same_actions(admin_client):
+    saga = in_state(SagaEvent.INVENTORY_RESERVED)
+
+    page = admin_client.get(f"{CHANGELIST}{saga.pk}/change/").content.decode()
+
+    assert 'value="force_compensation"' in page
+    assert f'value="{saga.pk}"' in page
+    assert f'action="{CHANGELIST}"' in page
+
+
+@pytest.mark.django_db(databases=ORDERS_AND_USERS_DB)
+def test_a_user_who_is_not_staff_cannot_act(client, django_user_model):
+    django_user_model.objects.create_user("customer", password="customer-password")
+    client.login(username="customer", password="customer-password")
+    saga = in_state(SagaEvent.INVENTORY_RESERVED)
+
+    response = client.post(CHANGELIST, {"action": "force_compensation", ACTION_CHECKBOX_NAME: [saga.pk]})
+
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+    saga.refresh_from_db()
+    assert saga.status == SagaStatus.IN_PROGRESS
+
+
+@pytest.mark.django_db(databases=ORDERS_AND_USERS_DB)
+def test_stuck_sagas_are_flagged_and_filterable(admin_client):
+    stuck = in_state(SagaEvent.INVENTORY_RESERVED, SagaEvent.PAYMENT_FAILED)
+    SagaState.objects.filter(pk=stuck.pk).update(deadline_at=timezone.now() - timedelta(minutes=5))
+    in_time = in_state()
+
+    page = admin_client.get(CHANGELIST)
+    filtered = admin_client.get(CHANGELIST, {"stuck": "yes"})
+
+    html = page.content.decode()
+    assert "1 saga(s) are stuck past their step deadline" in html
+    assert html.count(">STUCK</strong>") == 1
+    assert [saga.pk for saga in filtered.context["cl"].result_list] == [stuck.pk]
+    assert in_time.pk not in [saga.pk for saga in filtered.context["cl"].result_list]
+
+
+@pytest.mark.django_db(databases=ORDERS_AND_USERS_DB)
+def test_the_change_page_shows_the_timeline(admin_client):
+    saga = in_state(SagaEvent.INVENTORY_RESERVED, SagaEvent.PAYMENT_FAILED, SagaEvent.INVENTORY_RELEASED)
+
+    html = admin_client.get(f"{CHANGELIST}{saga.pk}/change/").content.decode()
+
+    assert 'class="saga-timeline"' in html
+    for event in ("ORDER_PLACED", "INVENTORY_RESERVED", "PAYMENT_FAILED", "INVENTORY_RELEASED"):
+        assert f"<td>{event}</td>" in html
+    assert "COMPENSATING/RELEASING_INVENTORY → COMPENSATED/DONE" in html

@@ -8,6 +8,7 @@ from apps.orders.models import OrderStatus, SagaStatus, SagaStep
 from apps.orders.saga import (
     START,
     TERMINAL_STATUSES,
+    TRANSITIONS,
     SagaCommand,
     SagaEvent,
     saga_step_command,
@@ -27,13 +28,52 @@ EXPECTED = {
         "FAILED",
         (),
     ),
-    ("IN_PROGRESS", "PROCESSING_PAYMENT", "PAYMENT_SUCCEEDED"): ("COMPLETED", "DONE", "CONFIRMED", ()),
+    ("IN_PROGRESS", "RESERVING_INVENTORY", "DEADLINE_PASSED"): (
+        "COMPENSATING",
+        "RELEASING_INVENTORY",
+        "FAILED",
+        ("RELEASE_INVENTORY",),
+    ),
+    ("IN_PROGRESS", "RESERVING_INVENTORY", "COMPENSATION_FORCED"): (
+        "COMPENSATING",
+        "RELEASING_INVENTORY",
+        "FAILED",
+        ("RELEASE_INVENTORY",),
+    ),
+    ("IN_PROGRESS", "PROCESSING_PAYMENT", "PAYMENT_SUCCEEDED"): (
+        "COMPLETED",
+        "DONE",
+        "CONFIRMED",
+        ("COMMIT_INVENTORY",),
+    ),
     ("IN_PROGRESS", "PROCESSING_PAYMENT", "PAYMENT_FAILED"): (
         "COMPENSATING",
         "RELEASING_INVENTORY",
         "FAILED",
         ("RELEASE_INVENTORY",),
     ),
+    ("IN_PROGRESS", "PROCESSING_PAYMENT", "DEADLINE_PASSED"): (
+        "COMPENSATING",
+        "REFUNDING_PAYMENT",
+        "FAILED",
+        ("RELEASE_INVENTORY", "REFUND_PAYMENT"),
+    ),
+    ("IN_PROGRESS", "PROCESSING_PAYMENT", "COMPENSATION_FORCED"): (
+        "COMPENSATING",
+        "REFUNDING_PAYMENT",
+        "FAILED",
+        ("RELEASE_INVENTORY", "REFUND_PAYMENT"),
+    ),
+    ("COMPENSATING", "REFUNDING_PAYMENT", "PAYMENT_REFUNDED"): (
+        "COMPENSATING",
+        "RELEASING_INVENTORY",
+        "FAILED",
+        ("RELEASE_INVENTORY",),
+    ),
+    ("COMPENSATING", "REFUNDING_PAYMENT", "PAYMENT_REFUND_FAILED"): ("FAILED", "REFUNDING_PAYMENT", "FAILED", ()),
+    ("FAILED", "RESERVING_INVENTORY", "RESOLVED_BY_OPERATOR"): ("RESOLVED", "RESERVING_INVENTORY", "FAILED", ()),
+    ("FAILED", "REFUNDING_PAYMENT", "RESOLVED_BY_OPERATOR"): ("RESOLVED", "REFUNDING_PAYMENT", "FAILED", ()),
+    ("FAILED", "RELEASING_INVENTORY", "RESOLVED_BY_OPERATOR"): ("RESOLVED", "RELEASING_INVENTORY", "FAILED", ()),
     ("COMPENSATING", "RELEASING_INVENTORY", "INVENTORY_RELEASED"): ("COMPENSATED", "DONE", "COMPENSATED", ()),
     ("COMPENSATING", "RELEASING_INVENTORY", "INVENTORY_RELEASE_FAILED"): (
         "FAILED",
@@ -76,6 +116,7 @@ def test_recovery_resends_only_the_active_steps_command(status, step):
     expected = {
         ("IN_PROGRESS", "RESERVING_INVENTORY"): SagaCommand.RESERVE_INVENTORY,
         ("IN_PROGRESS", "PROCESSING_PAYMENT"): SagaCommand.PROCESS_PAYMENT,
+        ("COMPENSATING", "REFUNDING_PAYMENT"): SagaCommand.REFUND_PAYMENT,
         ("COMPENSATING", "RELEASING_INVENTORY"): SagaCommand.RELEASE_INVENTORY,
     }
     command = saga_step_command(status=status, step=step)
@@ -83,3 +124,19 @@ def test_recovery_resends_only_the_active_steps_command(status, step):
         assert command == expected.get((status, step))
     else:
         assert command is None
+
+
+def test_every_active_step_is_driven_by_a_command_and_every_terminal_status_ends_it():
+    driven = {(status, step) for status, step in itertools.product(SagaStatus.values, SagaStep.values)}
+    driven = {pair for pair in driven if saga_step_command(status=pair[0], step=pair[1]) is not None}
+    targets = {(t.status, t.step) for t in (START, *TRANSITIONS.values()) if not t.terminal}
+    assert targets == driven, "every non-terminal state a transition leads to is one recovery can drive"
+
+
+def test_forward_steps_compensate_at_their_deadline_and_compensating_steps_do_not():
+    for status, step in itertools.product(SagaStatus.values, SagaStep.values):
+        transition = saga_transition(status=status, step=step, event=SagaEvent.DEADLINE_PASSED)
+        forward = status == "IN_PROGRESS" and step in ("RESERVING_INVENTORY", "PROCESSING_PAYMENT")
+        assert (transition is not None) == forward
+        if transition is not None:
+            assert transition.status == SagaStatus.COMPENSATING

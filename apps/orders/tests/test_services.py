@@ -13,6 +13,7 @@ from apps.common.trace import trace_clear
 from apps.messaging.consumer import ConsumerSpec, Delivery, Outcome, Unprocessable, handle_delivery
 from apps.messaging.contracts import (
     CONTRACTS,
+    CommitInventory,
     InventoryReleased,
     InventoryReserved,
     PaymentProcessed,
@@ -160,7 +161,9 @@ def test_happy_path_reserves_then_charges_then_confirms():
     assert stored.completed_at is not None
     order = Order.objects.get(pk=saga.order_id)
     assert (order.status, order.failure_reason) == (OrderStatus.CONFIRMED, "")
-    assert len(commands(saga)) == 2
+    *_, commit = commands(saga)
+    assert parsed(commit) == CommitInventory(saga_id=saga.saga_id, order_id=saga.order_id, product_id=42, quantity=2)
+    assert (stored.deadline_at, len(commands(saga))) == (None, 3)
 
 
 @pytest.mark.django_db(databases=ORDERS_DB)

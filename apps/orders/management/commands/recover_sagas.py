@@ -3,11 +3,14 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from apps.orders.services import saga_recover
+from apps.orders.services import saga_expire_deadlines, saga_recover
 
 
 class Command(BaseCommand):
-    help = "Re-send the current step's command of every saga stuck in IN_PROGRESS or COMPENSATING."
+    help = (
+        "Compensate sagas whose forward step passed its deadline, then re-send the current step's "
+        "command of every saga idle in IN_PROGRESS or COMPENSATING."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -20,5 +23,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, older_than: float | None, limit: int, **options):
         age = settings.SAGA_RECOVERY_AGE if older_than is None else older_than
+        expired = saga_expire_deadlines(limit=limit)
         resent = saga_recover(older_than=timedelta(seconds=age), limit=limit)
+        self.stdout.write(f"compensated {expired} saga(s) past their step deadline")
         self.stdout.write(f"re-sent {resent} saga step command(s)")

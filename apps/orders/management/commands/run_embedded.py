@@ -31,6 +31,7 @@ class Command(BaseCommand):
         runtime = EmbeddedRuntime(
             periodic_jobs={
                 "recovery": (settings.SAGA_RECOVERY_INTERVAL, "apps.orders.tasks.recover_sagas", {}),
+                "deadlines": (settings.SAGA_DEADLINE_CHECK_INTERVAL, "apps.orders.tasks.expire_saga_deadlines", {}),
             },
             state_metrics=[saga_state_metrics],
         )
