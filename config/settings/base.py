@@ -102,9 +102,9 @@ def database_config(alias: str) -> dict:
         }
     config = env.db_url_config(url)
     config["CONN_MAX_AGE"] = CONN_MAX_AGE
-    # A ping before every request's first query costs a round trip per request; without it, a
-    # connection the server dropped fails one request and is replaced (consumers retry).
-    config["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=False)
+    # A ping before each request's first query: one round trip, so that a connection the server
+    # dropped (restart, KILL, wait_timeout) is replaced instead of failing a request with a 500.
+    config["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
     # django-prometheus's wrappers count queries and errors per alias (django_db_* metrics).
     config["ENGINE"] = config["ENGINE"].replace("django.db.backends.", "django_prometheus.db.backends.")
     if config["ENGINE"] == "django_prometheus.db.backends.mysql":

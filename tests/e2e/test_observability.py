@@ -48,7 +48,7 @@ def test_one_trace_id_runs_through_web_relay_and_every_consumer(stack):
     for key in ("web", "relay", *CONSUMERS):
         stack.wait_until(lambda key=key: records_with(stack, key, trace_id), timeout=10, what=f"{key} logs the trace")
     handled = [r for key in CONSUMERS for r in records_with(stack, key, trace_id) if r["event"] == "consumer.handled"]
-    assert {r["routing_key"] for r in handled} == {
+    assert {r["routing_key"] for r in handled} >= {
         "inventory.reserve",
         "inventory.reserved",
         "payment.process",

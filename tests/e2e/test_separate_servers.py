@@ -146,9 +146,9 @@ def test_happy_path_across_three_servers(stack):
     placed = stack.place_order(product_id=5001, quantity=4, amount="40.00")
 
     assert stack.wait_terminal([placed["order_id"]], timeout=30) == {placed["order_id"]: "CONFIRMED"}
-    assert stack.sql("inventory", "SELECT available_qty, reserved_qty FROM inventories WHERE product_id = 5001") == [
-        (16, 4)
-    ]
+    assert stack.sql(
+        "inventory", "SELECT available_qty, reserved_qty + sold_qty FROM inventories WHERE product_id = 5001"
+    ) == [(16, 4)]
     assert stack.sql("payments", "SELECT status FROM payments WHERE order_id = %s", [placed["order_id"]]) == [
         ("SUCCESS",)
     ]
@@ -169,9 +169,9 @@ def test_payment_failure_compensates_across_three_servers(stack):
         stack.start("payments-consumer")
 
     assert statuses == {placed["order_id"]: "COMPENSATED"}
-    assert stack.sql("inventory", "SELECT available_qty, reserved_qty FROM inventories WHERE product_id = 5002") == [
-        (10, 0)
-    ]
+    assert stack.sql(
+        "inventory", "SELECT available_qty, reserved_qty + sold_qty FROM inventories WHERE product_id = 5002"
+    ) == [(10, 0)]
     assert stack.sql(
         "inventory", "SELECT action, quantity FROM inventory_logs WHERE order_id = %s ORDER BY id", [placed["order_id"]]
     ) == [("RESERVE", 3), ("RELEASE", 3)]
