@@ -263,6 +263,7 @@ class Bench:
                     "failure_reasons": reasons,
                     "available_qty": inventory["available_qty"],
                     "reserved_qty": inventory["reserved_qty"],
+                    "sold_qty": inventory["sold_qty"],
                 }
             )
             log(f"hot SKU run {run + 1}: {runs[-1]}")
@@ -321,7 +322,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=15)
-    parser.add_argument("--rates", default="50,100,200,400")
+    parser.add_argument("--rates", default="10,25,50,100,200,400")
     parser.add_argument("--relay-rows", type=int, default=20_000)
     parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "4")))
     parser.add_argument("--only", default="intake,open_loop,relay,hot_sku")
