@@ -10,6 +10,8 @@ stock is received or corrected by hand.
 """
 
 import dataclasses
+from collections.abc import Callable
+from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -73,24 +75,11 @@ def inventory_reserve(*, order_id: int, product_id: int, quantity: int) -> Stock
     back. A reservation after the order's release is refused, so a late command
     cannot hold stock for a saga that has given it back.
     """
-    earlier = _decision(order_id=order_id, action=InventoryAction.RESERVE)
-    if earlier is not None:
-        return earlier
-    try:
-        with transaction.atomic(using=DATABASE):
-            decision = _reserve(order_id=order_id, product_id=product_id, quantity=quantity)
-            InventoryLog.objects.create(
-                order_id=order_id,
-                product_id=product_id,
-                action=InventoryAction.RESERVE,
-                outcome=InventoryOutcome.APPLIED if decision.success else InventoryOutcome.REJECTED,
-                quantity=quantity,
-                reason=decision.reason,
-            )
-    except IntegrityError:
-        # A twin command committed first; the savepoint undid our stock change.
-        return _decision(order_id=order_id, action=InventoryAction.RESERVE)
-    return decision
+    return _decide_once(
+        order_id=order_id,
+        action=InventoryAction.RESERVE,
+        decide=partial(_reserve, order_id=order_id, product_id=product_id, quantity=quantity),
+    )
 
 
 def _reserve(*, order_id: int, product_id: int, quantity: int) -> StockDecision:
@@ -116,23 +105,11 @@ def inventory_release(*, order_id: int, product_id: int) -> StockDecision:
     Releasing an order that reserved nothing succeeds with quantity 0 and leaves
     a RELEASE record that refuses any later reservation for it.
     """
-    earlier = _decision(order_id=order_id, action=InventoryAction.RELEASE)
-    if earlier is not None:
-        return earlier
-    try:
-        with transaction.atomic(using=DATABASE):
-            decision = _release(order_id=order_id, product_id=product_id)
-            InventoryLog.objects.create(
-                order_id=order_id,
-                product_id=decision.product_id,
-                action=InventoryAction.RELEASE,
-                outcome=InventoryOutcome.APPLIED if decision.success else InventoryOutcome.REJECTED,
-                quantity=decision.quantity,
-                reason=decision.reason,
-            )
-    except IntegrityError:
-        return _decision(order_id=order_id, action=InventoryAction.RELEASE)
-    return decision
+    return _decide_once(
+        order_id=order_id,
+        action=InventoryAction.RELEASE,
+        decide=partial(_release, order_id=order_id, product_id=product_id),
+    )
 
 
 def _release(*, order_id: int, product_id: int) -> StockDecision:
@@ -159,23 +136,11 @@ def inventory_commit(*, order_id: int, product_id: int) -> StockDecision:
     Refused (and recorded, so a repeat gets the same answer) when the order
     reserved nothing, was released, or its reserved units are missing.
     """
-    earlier = _decision(order_id=order_id, action=InventoryAction.COMMIT)
-    if earlier is not None:
-        return earlier
-    try:
-        with transaction.atomic(using=DATABASE):
-            decision = _commit(order_id=order_id, product_id=product_id)
-            InventoryLog.objects.create(
-                order_id=order_id,
-                product_id=decision.product_id,
-                action=InventoryAction.COMMIT,
-                outcome=InventoryOutcome.APPLIED if decision.success else InventoryOutcome.REJECTED,
-                quantity=decision.quantity,
-                reason=decision.reason,
-            )
-    except IntegrityError:
-        return _decision(order_id=order_id, action=InventoryAction.COMMIT)
-    return decision
+    return _decide_once(
+        order_id=order_id,
+        action=InventoryAction.COMMIT,
+        decide=partial(_commit, order_id=order_id, product_id=product_id),
+    )
 
 
 def _commit(*, order_id: int, product_id: int) -> StockDecision:
@@ -207,6 +172,32 @@ def _give_back(*, product_id: int, quantity: int) -> bool:
             updated_at=timezone.now(),
         )
     )
+
+
+def _decide_once(*, order_id: int, action: str, decide: Callable[[], StockDecision]) -> StockDecision:
+    """The decision on record for (order, action), taking it with ``decide`` if there is none.
+
+    A repeated command (redelivery, recovery re-send) gets the first decision
+    back. A twin racing in fails on the unique (order_id, action) log row; the
+    savepoint undoes its stock change and it returns the winner's decision.
+    """
+    earlier = _decision(order_id=order_id, action=action)
+    if earlier is not None:
+        return earlier
+    try:
+        with transaction.atomic(using=DATABASE):
+            decision = decide()
+            InventoryLog.objects.create(
+                order_id=order_id,
+                product_id=decision.product_id,
+                action=action,
+                outcome=InventoryOutcome.APPLIED if decision.success else InventoryOutcome.REJECTED,
+                quantity=decision.quantity,
+                reason=decision.reason,
+            )
+    except IntegrityError:
+        return _decision(order_id=order_id, action=action)
+    return decision
 
 
 def _decision(*, order_id: int, action: str) -> StockDecision | None:
