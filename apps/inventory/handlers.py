@@ -1,6 +1,6 @@
 """Inventory's commands: reserve, release and commit stock, reply through the outbox."""
 
-from apps.inventory.services import DATABASE, inventory_commit, inventory_release, inventory_reserve
+from apps.inventory.services import DATABASE, StockDecision, inventory_commit, inventory_release, inventory_reserve
 from apps.messaging.consumer import HandlerContext
 from apps.messaging.contracts import (
     CommitInventory,
@@ -15,35 +15,24 @@ from apps.messaging.outbox import outbox_enqueue
 
 def on_reserve(message: ReserveInventory, context: HandlerContext) -> None:
     decision = inventory_reserve(order_id=message.order_id, product_id=message.product_id, quantity=message.quantity)
-    reply = InventoryReserved(
-        saga_id=message.saga_id,
-        order_id=message.order_id,
-        product_id=message.product_id,
-        quantity=message.quantity,
-        success=decision.success,
-        reason=decision.reason,
-    )
-    outbox_enqueue(using=DATABASE, message=reply, trace_id=context.trace_id)
+    _reply(InventoryReserved, message, decision, context)
 
 
 def on_release(message: ReleaseInventory, context: HandlerContext) -> None:
     decision = inventory_release(order_id=message.order_id, product_id=message.product_id)
-    reply = InventoryReleased(
-        saga_id=message.saga_id,
-        order_id=message.order_id,
-        product_id=decision.product_id,
-        quantity=decision.quantity,
-        success=decision.success,
-        reason=decision.reason,
-    )
-    outbox_enqueue(using=DATABASE, message=reply, trace_id=context.trace_id)
+    _reply(InventoryReleased, message, decision, context)
 
 
 def on_commit(message: CommitInventory, context: HandlerContext) -> None:
     decision = inventory_commit(order_id=message.order_id, product_id=message.product_id)
-    reply = InventoryCommitted(
-        saga_id=message.saga_id,
-        order_id=message.order_id,
+    _reply(InventoryCommitted, message, decision, context)
+
+
+def _reply(reply_type, command, decision: StockDecision, context: HandlerContext) -> None:
+    """Answer ``command`` with its decision: what was moved (from the log), whether, and why not."""
+    reply = reply_type(
+        saga_id=command.saga_id,
+        order_id=command.order_id,
         product_id=decision.product_id,
         quantity=decision.quantity,
         success=decision.success,
