@@ -116,22 +116,29 @@ class ConfirmingPublisher:
         py-amqp writes each publish straight to the socket (a system call and,
         often, a packet per message); gathering them made a batch of 500 publish
         3.7 times faster here. The frames go out, in order, before the confirms
-        are awaited. Relies on py-amqp's transport writing through ``_write``;
-        without it, publishing is simply not corked.
+        are awaited; the context yields a ``flush`` that sends what is gathered so
+        far. Relies on py-amqp's transport writing through ``_write``; without
+        it, publishing is simply not corked.
         """
         transport = self._connection.connection.transport
         write = getattr(transport, "_write", None)
         if write is None:
-            yield
+            yield lambda: None
             return
         frames: list[bytes] = []
+
+        def flush() -> None:
+            if frames:
+                write(b"".join(frames))
+                frames.clear()
+
         # py-amqp hands over a view of a buffer it reuses for the next frame: copy it.
         transport._write = lambda data: frames.append(bytes(data))
         try:
-            yield
+            yield flush
         finally:
             transport._write = write
-        write(b"".join(frames))
+        flush()
 
     def _ensure_channel(self):
         if self._channel is not None:
