@@ -18,6 +18,7 @@ import structlog
 from django.conf import settings
 from kombu import Connection, Producer
 
+from apps.messaging.faults import RELAY_MID_PUBLISH, crash_after, crash_point
 from apps.messaging.topology import declare_topology
 
 log = structlog.get_logger("messaging.publisher")
@@ -77,6 +78,7 @@ class ConfirmingPublisher:
         self._batch_first_tag = self._next_tag
         self._outcomes.clear()
         self._returned.clear()
+        crash_at = crash_after(RELAY_MID_PUBLISH, len(batch))
         for item in batch:
             message = amqp.Message(
                 item.body,
@@ -90,6 +92,8 @@ class ConfirmingPublisher:
             channel.basic_publish(message, exchange=item.exchange, routing_key=item.routing_key, mandatory=True)
             tags[self._next_tag] = item.message_id
             self._next_tag += 1
+            if len(tags) == crash_at:
+                crash_point(RELAY_MID_PUBLISH)
         deadline = time.monotonic() + self._confirm_timeout
         while len(self._outcomes) < len(tags):
             remaining = deadline - time.monotonic()
