@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "apps.orders",
     "apps.inventory",
     "apps.payments",
+    "apps.audit",
 ]
 
 MIDDLEWARE = [
