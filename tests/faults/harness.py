@@ -10,6 +10,7 @@ The client behaves like a careful real one: every order carries an
 retried with the same key, so a retried order is placed once.
 """
 
+import base64
 import concurrent.futures
 import json
 import os
@@ -21,7 +22,7 @@ import urllib.error
 import urllib.request
 import uuid
 
-from tests.stack import ROOT, Stack
+from tests.stack import ROOT, STAFF, Stack
 
 # FAULT_ORDERS=2000 for a soak; the default keeps each scenario within ~40 s on two cores.
 ORDERS = int(os.environ.get("FAULT_ORDERS", "300"))
@@ -110,10 +111,27 @@ def post(port: int, path: str, body: dict, *, headers: dict[str, str]) -> tuple[
 def seed_products(stack: Stack, first: int) -> list[int]:
     """Four well-stocked products and a scarce one, numbered from ``first``."""
     products = [first + n for n in range(5)]
-    for product_id in products[:-1]:
-        stack.seed(product_id, STOCK)
-    stack.seed(products[-1], SCARCE)
+    for product_id in products:
+        seed(stack, product_id, STOCK if product_id != products[-1] else SCARCE)
     return products
+
+
+def seed(stack: Stack, product_id: int, available_qty: int) -> None:
+    """Add stock, retrying as the order client does: a worker's database connection killed by an
+    earlier scenario fails its next request once (CONN_HEALTH_CHECKS is off), and a retry of a
+    create that did commit answers 409."""
+    token = base64.b64encode(f"{STAFF[0]}:{STAFF[1]}".encode()).decode()
+    for attempt in range(10):
+        status, answer = post(
+            stack.port,
+            "/inventory",
+            {"product_id": product_id, "available_qty": available_qty},
+            headers={"Authorization": f"Basic {token}"},
+        )
+        if status == 201 or (status == 409 and attempt):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"could not seed product {product_id}: {status} {answer}")
 
 
 def reconcile(stack: Stack) -> subprocess.CompletedProcess:
