@@ -1,9 +1,15 @@
 """One place that configures stdlib logging and structlog for every process."""
 
 import logging
+import re
 import sys
 
 import structlog
+
+# scheme://user:password@host — a database or broker URL that made it into a message or a traceback.
+_URL_CREDENTIALS = re.compile(r"(?P<prefix>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*):(?P<password>[^@/\s]+)@")
+_SECRET_KEYS = re.compile(r"pass(word|wd)?|secret|authorization|cookie|api_?key|card|cvv|pan", re.IGNORECASE)
+REDACTED = "***"
 
 
 def configure_logging(*, service: str, log_format: str, level: str) -> None:
@@ -31,6 +37,7 @@ def configure_logging(*, service: str, log_format: str, level: str) -> None:
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
+                redact_secrets,
                 renderer,
             ],
         )
@@ -48,3 +55,26 @@ def _add_service(service: str):
         return event_dict
 
     return add_service
+
+
+def redact_secrets(_logger, _method, event_dict):
+    """Blank URL passwords anywhere in a record (tracebacks included) and values of secret-looking keys.
+
+    Settings never log their URLs, but a driver's error message or a traceback may quote one.
+    """
+    return {
+        key: REDACTED if _SECRET_KEYS.fullmatch(str(key)) and value else _redact(value)
+        for key, value in event_dict.items()
+    }
+
+
+def _redact(value):
+    if isinstance(value, str):
+        return _URL_CREDENTIALS.sub(rf"\g<prefix>:{REDACTED}@", value)
+    if isinstance(value, dict):
+        return {
+            key: REDACTED if _SECRET_KEYS.fullmatch(str(key)) and item else _redact(item) for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_redact(item) for item in value]
+    return value

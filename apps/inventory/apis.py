@@ -92,7 +92,8 @@ class InventoryDetailApi(APIView):
         parameters=[
             OpenApiParameter(
                 "If-Match",
-                str,
+                # A version as the ETag gives it ("7"), or bare, or weak (W/"7").
+                {"type": "string", "pattern": r'^(W/)?"?[0-9]{1,18}"?$'},
                 location=OpenApiParameter.HEADER,
                 description="Only update if the version (ETag) is still this one.",
             )

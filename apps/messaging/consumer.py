@@ -99,7 +99,7 @@ class Result:
 
 def parse_delivery(spec: ConsumerSpec, delivery: Delivery) -> tuple[Contract, HandlerContext] | Result:
     """The delivery's contract and context, or the dead-letter Result for a body that can never be handled."""
-    routing_key = delivery.headers.get(ORIGINAL_ROUTING_KEY) or delivery.routing_key
+    routing_key = _original_routing_key(delivery)
     if routing_key not in spec.handlers:
         return Result(Outcome.DEAD_LETTER, f"no handler for routing key {routing_key!r}")
     try:
@@ -111,8 +111,11 @@ def parse_delivery(spec: ConsumerSpec, delivery: Delivery) -> tuple[Contract, Ha
         using=spec.using,
         message_id=message_id,
         routing_key=routing_key,
-        trace_id=str(delivery.headers.get("trace_id") or "")
-        or trace_id_from(traceparent=str(delivery.headers.get("traceparent") or "")),
+        # Headers are whatever the sender wrote: only a sane trace id is kept (it is stored with every reply).
+        trace_id=trace_id_from(
+            traceparent=_str_header(delivery.headers.get("traceparent")),
+            request_id=_str_header(delivery.headers.get("trace_id")),
+        ),
     )
     return message, context
 
@@ -328,7 +331,7 @@ class ConsumerWorker:
             trace_id=delivery.headers.get("trace_id") or None,
             saga_id=delivery.headers.get("saga_id") or None,
             queue=self.spec.queue.name,
-            routing_key=delivery.headers.get(ORIGINAL_ROUTING_KEY) or delivery.routing_key,
+            routing_key=_original_routing_key(delivery),
             message_id=delivery.message_id,
             outcome=result.outcome.value,
             reason=result.reason or None,
@@ -340,7 +343,7 @@ class ConsumerWorker:
         headers = {
             **delivery.headers,
             RETRY_COUNT: retry_count,
-            ORIGINAL_ROUTING_KEY: delivery.headers.get(ORIGINAL_ROUTING_KEY) or delivery.routing_key,
+            ORIGINAL_ROUTING_KEY: _original_routing_key(delivery),
             ORIGINAL_EXCHANGE: _original_exchange(message, delivery),
             "x-last-error": reason[:255],
         }
@@ -355,7 +358,7 @@ class ConsumerWorker:
     def _dead_letter(self, message, delivery: Delivery, reason: str) -> None:
         headers = {
             **delivery.headers,
-            ORIGINAL_ROUTING_KEY: delivery.headers.get(ORIGINAL_ROUTING_KEY) or delivery.routing_key,
+            ORIGINAL_ROUTING_KEY: _original_routing_key(delivery),
             ORIGINAL_EXCHANGE: _original_exchange(message, delivery),
             "x-dead-letter-reason": reason[:255],
         }
@@ -381,6 +384,15 @@ def _original_exchange(message, delivery: Delivery) -> str:
     # A retried message comes back through the default exchange: the first delivery's exchange
     # travels in the header, so a redrive from the DLQ knows where the message was first sent.
     return delivery.headers.get(ORIGINAL_EXCHANGE) or message.delivery_info.get("exchange", "")
+
+
+def _original_routing_key(delivery: Delivery) -> str:
+    """The routing key the message was first sent with (a retried one carries it in a header)."""
+    return _str_header(delivery.headers.get(ORIGINAL_ROUTING_KEY)) or delivery.routing_key
+
+
+def _str_header(value) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _int_header(value) -> int:

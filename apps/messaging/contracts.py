@@ -22,6 +22,15 @@ class MalformedMessage(ValueError):
     """A body that can never be handled: wrong JSON, missing or ill-typed field."""
 
 
+# Ids are 64-bit columns; quantities 32-bit (the logs' PositiveIntegerField). Amounts are stored
+# with 12 digits, 2 of them cents. A value beyond these is refused here, not by the database,
+# where it would fail the handler's transaction on every retry.
+MAX_ID = 2**63 - 1
+MAX_QUANTITY = 2**31 - 1
+MAX_AMOUNT = Decimal(10) ** 10
+CENT = Decimal("0.01")
+
+
 def _uuid(body: dict, name: str) -> uuid.UUID:
     value = body.get(name)
     if not isinstance(value, str):
@@ -32,9 +41,9 @@ def _uuid(body: dict, name: str) -> uuid.UUID:
         _fail(name)
 
 
-def _int(body: dict, name: str, *, minimum: int = 1) -> int:
+def _int(body: dict, name: str, *, minimum: int = 1, maximum: int = MAX_ID) -> int:
     value = body.get(name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
         _fail(name)
     return value
 
@@ -47,7 +56,7 @@ def _decimal(body: dict, name: str) -> Decimal:
         amount = Decimal(str(value))
     except InvalidOperation:
         _fail(name)
-    if not amount.is_finite() or amount <= 0:
+    if not amount.is_finite() or not CENT <= amount < MAX_AMOUNT:
         _fail(name)
     return amount
 
@@ -61,7 +70,18 @@ def _bool(body: dict, name: str) -> bool:
 
 def _reason(body: dict) -> str:
     value = body.get("reason", "")
-    return value if isinstance(value, str) else _fail("reason")
+    if not isinstance(value, str) or not _encodable(value):
+        _fail("reason")
+    return value
+
+
+def _encodable(text: str) -> bool:
+    # JSON can carry a lone surrogate ("\ud800"), which no database column can store.
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _fail(name: str):
@@ -114,7 +134,7 @@ class _StockMessage(Contract):
         return {
             **super()._parse(body),
             "product_id": _int(body, "product_id"),
-            "quantity": _int(body, "quantity", minimum=cls.min_quantity),
+            "quantity": _int(body, "quantity", minimum=cls.min_quantity, maximum=MAX_QUANTITY),
         }
 
 
@@ -199,7 +219,7 @@ class PaymentProcessed(Contract):
     @classmethod
     def _parse(cls, body: dict) -> dict[str, Any]:
         transaction_id = body.get("transaction_id", "")
-        if not isinstance(transaction_id, str):
+        if not isinstance(transaction_id, str) or not _encodable(transaction_id):
             _fail("transaction_id")
         return {
             **super()._parse(body),

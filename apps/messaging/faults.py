@@ -11,9 +11,21 @@ from django.conf import settings
 
 RELAY_AFTER_CLAIM = "relay.after_claim"
 RELAY_AFTER_PUBLISH = "relay.after_publish"
+# Part of a batch is on the wire, none of it confirmed yet.
+RELAY_MID_PUBLISH = "relay.mid_publish"
 CONSUMER_AFTER_COMMIT = "consumer.after_commit"
 
 
 def crash_point(name: str) -> None:
     if name in settings.CRASH_POINTS:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def crash_after(name: str, count: int) -> int | None:
+    """How many items to handle before crashing at ``name`` (at least one), or None when it is off.
+
+    Checked once per batch, so a loop pays one integer comparison per item when off.
+    """
+    if name not in settings.CRASH_POINTS:
+        return None
+    return max(1, count // 2)

@@ -19,6 +19,7 @@ import structlog
 from django.conf import settings
 from kombu import Connection, Producer
 
+from apps.messaging.faults import RELAY_MID_PUBLISH, crash_after, crash_point
 from apps.messaging.topology import declare_topology
 
 log = structlog.get_logger("messaging.publisher")
@@ -79,7 +80,8 @@ class ConfirmingPublisher:
         self._outcomes.clear()
         self._returned.clear()
         timestamp = int(time.time())
-        with self._corked():
+        crash_at = crash_after(RELAY_MID_PUBLISH, len(batch))
+        with self._corked() as flush:
             for item in batch:
                 message = amqp.Message(
                     item.body,
@@ -93,6 +95,10 @@ class ConfirmingPublisher:
                 channel.basic_publish(message, exchange=item.exchange, routing_key=item.routing_key, mandatory=True)
                 tags[self._next_tag] = item.message_id
                 self._next_tag += 1
+                if len(tags) == crash_at:
+                    # Half the batch on the wire, none of it confirmed, then the process dies.
+                    flush()
+                    crash_point(RELAY_MID_PUBLISH)
         deadline = time.monotonic() + self._confirm_timeout
         while len(self._outcomes) < len(tags):
             remaining = deadline - time.monotonic()

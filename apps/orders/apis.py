@@ -1,7 +1,7 @@
 from decimal import Decimal
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,6 +16,8 @@ from apps.orders.services import IdempotencyKeyReused, order_place
 
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
+# Printable ASCII; no space at either end, where HTTP would strip it.
+IDEMPOTENCY_KEY_PATTERN = r"^[!-~]([ -~]*[!-~])?$"
 
 
 class OrderOutputSerializer(serializers.Serializer):
@@ -55,13 +57,26 @@ class SagaHistorySerializer(serializers.Serializer):
     actor = serializers.CharField()
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "decimal",
+        # 0.01 to 9999999999.99, at most two decimals (JSON numbers are accepted too).
+        "pattern": r"^(0*[1-9][0-9]{0,9}(\.[0-9]{1,2})?|0*\.(0[1-9]|[1-9][0-9]?))$",
+        "example": "199.98",
+    }
+)
+class AmountField(serializers.DecimalField):
+    """A positive amount in cents; documented with the bounds the field enforces, which DRF leaves out."""
+
+
 class OrdersApi(APIView):
     @extend_schema_serializer(component_name="OrderPlace")
     class InputSerializer(serializers.Serializer):
         user_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
         product_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
         quantity = serializers.IntegerField(min_value=1, max_value=settings.ORDER_MAX_QUANTITY)
-        total_amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
+        total_amount = AmountField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
 
     @extend_schema_serializer(component_name="OrderPlaced")
     class PlacedSerializer(serializers.Serializer):
@@ -77,7 +92,12 @@ class OrdersApi(APIView):
         parameters=[
             OpenApiParameter(
                 IDEMPOTENCY_KEY_HEADER,
-                str,
+                {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH,
+                    "pattern": IDEMPOTENCY_KEY_PATTERN,
+                },
                 location=OpenApiParameter.HEADER,
                 description=(
                     "Any unique string up to 255 characters. A retry with the same key and body gets the first "
@@ -116,7 +136,13 @@ class OrdersApi(APIView):
 
     @extend_schema(
         operation_id="orders_list",
-        parameters=[OpenApiParameter("user_id", int, description="Only this user's orders")],
+        parameters=[
+            OpenApiParameter(
+                "user_id",
+                {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID},
+                description="Only this user's orders",
+            )
+        ],
         responses={200: OrderOutputSerializer(many=True), 400: error_schema_response("Invalid filter")},
     )
     def get(self, request):

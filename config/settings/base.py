@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "apps.orders",
     "apps.inventory",
     "apps.payments",
+    "apps.audit",
 ]
 
 MIDDLEWARE = [
@@ -254,6 +255,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Routes accept an optional trailing slash; document them without it, as the API names them.
     "PREPROCESSING_HOOKS": ["apps.common.schema.canonical_paths"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "apps.common.schema.typed_path_ids"],
     # Served from this host: the UI works with no internet access.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -47,3 +47,26 @@ def test_production_starts_with_a_secret_key_and_requires_login():
 
     assert result.returncode == 0, result.stderr
     assert "DEBUG False AUTH True KEY a-production-secret-for-the-test" in result.stdout
+
+
+def test_production_passes_the_deploy_check_without_a_warning():
+    env = {name: value for name, value in os.environ.items() if name not in ("DJANGO_DEBUG", "TEST_DB")}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings.production", DJANGO_SECRET_KEY=PRODUCTION_SECRET)
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env=env,
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "WARNING" not in result.stderr
+    assert "no issues" in result.stdout
+
+
+# Long and random enough for security.W009.
+PRODUCTION_SECRET = "k7#Qw9!zR2@vX5$mT8^pL3&nB6*hJ1(dF4)sG0-yC_eU+aZ=oI"

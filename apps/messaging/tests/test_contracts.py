@@ -99,3 +99,38 @@ def test_new_contracts_keep_the_seed_field_names_and_their_own_routing_keys():
     assert (PaymentRefunded.routing_key, PaymentRefunded.exchange) == ("payment.refunded", "saga.events")
     assert (CommitInventory.routing_key, CommitInventory.exchange) == ("inventory.commit", "saga.commands")
     assert (InventoryCommitted.routing_key, InventoryCommitted.exchange) == ("inventory.committed", "saga.events")
+
+
+@pytest.mark.parametrize(
+    ("contract", "changes"),
+    [
+        (ReserveInventory, {"order_id": 2**63}),
+        (ReserveInventory, {"product_id": 2**64}),
+        (ReserveInventory, {"quantity": 2**31}),
+        (ProcessPayment, {"amount": "0.001"}),
+        (ProcessPayment, {"amount": 1e10}),
+        (ProcessPayment, {"amount": "1E+999999"}),
+        (InventoryReserved, {"reason": "\ud800"}),
+        (PaymentProcessed, {"transaction_id": "\udfff"}),
+    ],
+)
+def test_values_no_database_column_can_hold_are_refused(contract, changes):
+    body = {
+        "saga_id": str(SAGA_ID),
+        "order_id": 7,
+        "product_id": 1001,
+        "quantity": 2,
+        "amount": 10,
+        "success": True,
+        "transaction_id": "txn_1",
+        **changes,
+    }
+
+    with pytest.raises(MalformedMessage):
+        contract.from_body(json.loads(json.dumps(body)))
+
+
+def test_the_largest_values_the_columns_hold_are_accepted():
+    body = {"saga_id": str(SAGA_ID), "order_id": 2**63 - 1, "product_id": 2**63 - 1, "quantity": 2**31 - 1}
+    assert ReserveInventory.from_body(body).quantity == 2**31 - 1
+    assert ProcessPayment.from_body({**body, "amount": "9999999999.99"}).amount == Decimal("9999999999.99")

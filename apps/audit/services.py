@@ -1,0 +1,284 @@
+"""Reconciliation: the invariants that tie the orders, inventory and payments databases together.
+
+Each domain app sees only its own database; only here are the three read side
+by side. Nothing is written. Every check reads whole tables into memory (a few
+columns per row), which suits an operator's or a test's run, not a request.
+
+The invariants, once every saga older than ``saga_age`` has ended:
+
+- every saga is terminal (or younger than ``saga_age``); every order has a saga and every saga an order;
+- an order's status is what its saga's status implies;
+- a payment is SUCCESS exactly for CONFIRMED orders, with the order's amount; an
+  order refused at reservation has no payment at all; no payment names an unknown order;
+- per order, inventory's log agrees with the order: a reservation takes the
+  order's product and quantity, a release gives back only what was reserved, a
+  commit sells only what was reserved, never both; a completed order's units
+  are sold, an order that did not complete holds none;
+- per product, ``reserved_qty`` and ``sold_qty`` are what the applied log rows
+  add up to; no counter or quantity is negative;
+- no outbox row has waited unpublished longer than ``outbox_age``.
+"""
+
+import dataclasses
+from collections import defaultdict
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.utils import timezone
+
+from apps.inventory.models import Inventory, InventoryAction, InventoryLog, InventoryOutcome
+from apps.messaging.models import OutboxMessage
+from apps.orders.models import Order, OrderStatus, SagaState, SagaStatus, SagaStep
+from apps.orders.saga import TERMINAL_STATUSES
+from apps.payments.models import Payment, PaymentStatus
+
+# What each saga status leaves its order in (RESOLVED: an operator closed a FAILED saga).
+ORDER_STATUS_FOR_SAGA = {
+    SagaStatus.IN_PROGRESS: OrderStatus.PENDING,
+    SagaStatus.COMPENSATING: OrderStatus.FAILED,
+    SagaStatus.COMPLETED: OrderStatus.CONFIRMED,
+    SagaStatus.COMPENSATED: OrderStatus.COMPENSATED,
+    SagaStatus.FAILED: OrderStatus.FAILED,
+    SagaStatus.RESOLVED: OrderStatus.FAILED,
+}
+# Shown to people; a few examples are enough to start looking.
+EXAMPLES = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class Violation:
+    check: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.check}: {self.detail}"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Saga:
+    saga_id: str
+    order_id: int
+    status: str
+    step: str
+    created_at: datetime
+    completed_at: datetime | None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Order:
+    order_id: int
+    status: str
+    product_id: int
+    quantity: int
+    amount: Decimal
+
+
+@dataclasses.dataclass(frozen=True)
+class _Log:
+    order_id: int
+    product_id: int
+    quantity: int
+
+
+def reconcile(*, saga_age: timedelta, outbox_age: timedelta) -> list[Violation]:
+    """Every violation of the cross-database invariants, in a stable order (empty when all hold)."""
+    now = timezone.now()
+    sagas = {
+        row[1]: _Saga(str(row[0]), *row[1:])
+        for row in SagaState.objects.values_list(
+            "saga_id", "order_id", "status", "current_step", "created_at", "completed_at"
+        ).iterator()
+    }
+    orders = {
+        row[0]: _Order(*row)
+        for row in Order.objects.values_list("id", "status", "product_id", "quantity", "total_amount").iterator()
+    }
+    payments = {
+        order_id: (status, amount)
+        for order_id, status, amount in Payment.objects.values_list("order_id", "status", "amount").iterator()
+    }
+    applied: dict[str, dict[int, _Log]] = {action: {} for action in InventoryAction.values}
+    for order_id, product_id, action, quantity in (
+        InventoryLog.objects.filter(outcome=InventoryOutcome.APPLIED)
+        .values_list("order_id", "product_id", "action", "quantity")
+        .iterator()
+    ):
+        applied[action][order_id] = _Log(order_id, product_id, quantity)
+    settled_before = now - saga_age
+    violations = [
+        *_sagas_and_orders(sagas, orders, settled_before=settled_before),
+        *_payments(sagas, orders, payments),
+        *_inventory_per_order(sagas, orders, applied, settled_before=settled_before),
+        *_inventory_per_product(applied),
+        *_negative_quantities(),
+        *_outboxes(older_than=now - outbox_age, outbox_age=outbox_age),
+    ]
+    return violations
+
+
+def _sagas_and_orders(sagas: dict[int, _Saga], orders: dict[int, _Order], *, settled_before: datetime):
+    for order_id, saga in sorted(sagas.items()):
+        if saga.status not in TERMINAL_STATUSES and saga.created_at <= settled_before:
+            yield Violation(
+                "saga_not_terminal",
+                f"saga {saga.saga_id} (order {order_id}) is still {saga.status}/{saga.step}, "
+                f"started {saga.created_at.isoformat()}",
+            )
+        order = orders.get(order_id)
+        if order is None:
+            yield Violation("saga_without_order", f"saga {saga.saga_id} names order {order_id}, which does not exist")
+            continue
+        expected = ORDER_STATUS_FOR_SAGA.get(saga.status)
+        if order.status != expected:
+            yield Violation(
+                "order_saga_mismatch",
+                f"order {order_id} is {order.status} but its saga {saga.saga_id} is {saga.status} (expects {expected})",
+            )
+    for order_id in sorted(orders.keys() - sagas.keys()):
+        yield Violation("order_without_saga", f"order {order_id} has no saga")
+
+
+def _payments(sagas: dict[int, _Saga], orders: dict[int, _Order], payments: dict[int, tuple[str, Decimal]]):
+    for order_id in sorted(payments.keys() - orders.keys()):
+        yield Violation("payment_without_order", f"payment for order {order_id}, which does not exist")
+    for order_id, order in sorted(orders.items()):
+        saga = sagas.get(order_id)
+        status, amount = payments.get(order_id, (None, None))
+        if amount is not None and amount != order.amount:
+            yield Violation(
+                "payment_amount_mismatch", f"order {order_id} costs {order.amount} but its payment is {amount}"
+            )
+        if saga is None or saga.status not in TERMINAL_STATUSES:
+            continue
+        if saga.status == SagaStatus.COMPLETED and status != PaymentStatus.SUCCESS:
+            yield Violation(
+                "confirmed_without_payment",
+                f"order {order_id} is CONFIRMED but its payment is {status or 'missing'}",
+            )
+        elif saga.status != SagaStatus.COMPLETED and status == PaymentStatus.SUCCESS:
+            yield Violation(
+                "charged_without_confirmation",
+                f"order {order_id} ended {order.status} (saga {saga.status}) but its payment is SUCCESS: "
+                "money kept for an order not delivered",
+            )
+        if saga.step == SagaStep.RESERVING_INVENTORY and status is not None:
+            yield Violation(
+                "payment_for_reservation_failure",
+                f"order {order_id} was refused at reservation but has a {status} payment",
+            )
+
+
+def _inventory_per_order(
+    sagas: dict[int, _Saga], orders: dict[int, _Order], applied: dict[str, dict[int, _Log]], *, settled_before
+):
+    reserved = applied[InventoryAction.RESERVE]
+    released = applied[InventoryAction.RELEASE]
+    committed = applied[InventoryAction.COMMIT]
+    for order_id in sorted((reserved.keys() | released.keys() | committed.keys()) - orders.keys()):
+        yield Violation("stock_for_unknown_order", f"inventory moved stock for order {order_id}, which does not exist")
+    for order_id, order in sorted(orders.items()):
+        reservation = reserved.get(order_id)
+        release = released.get(order_id)
+        commit = committed.get(order_id)
+        if reservation and (reservation.product_id, reservation.quantity) != (order.product_id, order.quantity):
+            yield Violation(
+                "reservation_mismatch",
+                f"order {order_id} asked {order.quantity} of {order.product_id} but reserved "
+                f"{reservation.quantity} of {reservation.product_id}",
+            )
+        if release and release.quantity and (reservation is None or release.quantity != reservation.quantity):
+            yield Violation(
+                "release_without_reservation",
+                f"order {order_id} released {release.quantity} of {release.product_id} but reserved "
+                f"{reservation.quantity if reservation else 0}",
+            )
+        if commit and (reservation is None or commit.quantity != reservation.quantity):
+            yield Violation(
+                "commit_without_reservation",
+                f"order {order_id} sold {commit.quantity} of {commit.product_id} but reserved "
+                f"{reservation.quantity if reservation else 0}",
+            )
+        if commit and release and release.quantity:
+            yield Violation("released_and_sold", f"order {order_id} was both released and sold")
+        saga = sagas.get(order_id)
+        if saga is None:
+            continue
+        if saga.status == SagaStatus.COMPLETED:
+            if commit is None and saga.completed_at is not None and saga.completed_at <= settled_before:
+                yield Violation("units_not_sold", f"order {order_id} is CONFIRMED but its units were never sold")
+        elif commit is not None:
+            yield Violation("sold_without_confirmation", f"order {order_id} is {order.status} but its units were sold")
+        if saga.status in (SagaStatus.COMPENSATED, SagaStatus.FAILED) and reservation and not release:
+            yield Violation(
+                "stock_held",
+                f"order {order_id} ended {saga.status}/{saga.step} but still holds "
+                f"{reservation.quantity} of {reservation.product_id}",
+            )
+
+
+def _inventory_per_product(applied: dict[str, dict[int, _Log]]):
+    expected_reserved: dict[int, int] = defaultdict(int)
+    expected_sold: dict[int, int] = defaultdict(int)
+    for log in applied[InventoryAction.RESERVE].values():
+        expected_reserved[log.product_id] += log.quantity
+    for log in applied[InventoryAction.RELEASE].values():
+        expected_reserved[log.product_id] -= log.quantity
+    for log in applied[InventoryAction.COMMIT].values():
+        expected_reserved[log.product_id] -= log.quantity
+        expected_sold[log.product_id] += log.quantity
+    counters = {
+        product_id: (reserved_qty, sold_qty)
+        for product_id, reserved_qty, sold_qty in Inventory.objects.values_list(
+            "product_id", "reserved_qty", "sold_qty"
+        ).iterator()
+    }
+    for product_id in sorted((expected_reserved.keys() | expected_sold.keys()) - counters.keys()):
+        yield Violation(
+            "stock_for_unknown_product", f"inventory log moved stock of product {product_id}, which has no row"
+        )
+    for product_id, (reserved_qty, sold_qty) in sorted(counters.items()):
+        if reserved_qty != expected_reserved.get(product_id, 0):
+            yield Violation(
+                "reserved_counter_mismatch",
+                f"product {product_id} has reserved_qty {reserved_qty} but its log adds up to "
+                f"{expected_reserved.get(product_id, 0)}",
+            )
+        if sold_qty != expected_sold.get(product_id, 0):
+            yield Violation(
+                "sold_counter_mismatch",
+                f"product {product_id} has sold_qty {sold_qty} but its log adds up to "
+                f"{expected_sold.get(product_id, 0)}",
+            )
+
+
+def _negative_quantities():
+    for product_id, available, reserved, sold in Inventory.objects.values_list(
+        "product_id", "available_qty", "reserved_qty", "sold_qty"
+    ).iterator():
+        for name, value in (("available_qty", available), ("reserved_qty", reserved), ("sold_qty", sold)):
+            if value < 0:
+                yield Violation("negative_quantity", f"product {product_id} has {name} {value}")
+    for order_id, action, quantity in InventoryLog.objects.filter(quantity__lt=0).values_list(
+        "order_id", "action", "quantity"
+    ):
+        yield Violation("negative_quantity", f"inventory log {action} of order {order_id} has quantity {quantity}")
+    for order_id, quantity in Order.objects.filter(quantity__lte=0).values_list("id", "quantity"):
+        yield Violation("negative_quantity", f"order {order_id} has quantity {quantity}")
+
+
+def _outboxes(*, older_than: datetime, outbox_age: timedelta):
+    for alias in settings.DOMAIN_DATABASES:
+        lagging = OutboxMessage.objects.using(alias).filter(dispatched_at__isnull=True, created_at__lte=older_than)
+        count = lagging.count()
+        if count:
+            examples = ", ".join(
+                f"{routing_key} {message_id}"
+                for routing_key, message_id in lagging.order_by("id").values_list("routing_key", "message_id")[
+                    :EXAMPLES
+                ]
+            )
+            yield Violation(
+                "outbox_lagging",
+                f"{alias}: {count} outbox row(s) unpublished for over {outbox_age.total_seconds():g}s ({examples})",
+            )
