@@ -113,12 +113,7 @@ def inventory_release(*, order_id: int, product_id: int) -> StockDecision:
 
 
 def _release(*, order_id: int, product_id: int) -> StockDecision:
-    # Lock the product row first, so a concurrent reserve of this order either
-    # committed before us (we see its log) or waits and then sees our release.
-    list(Inventory.objects.select_for_update().filter(product_id=product_id).values_list("pk"))
-    reservation = InventoryLog.objects.filter(
-        order_id=order_id, action=InventoryAction.RESERVE, outcome=InventoryOutcome.APPLIED
-    ).first()
+    reservation = _locked_reservation(order_id=order_id, product_id=product_id)
     if reservation is None:
         return StockDecision(True, product_id, 0, "nothing was reserved")
     if InventoryLog.objects.filter(
@@ -128,6 +123,18 @@ def _release(*, order_id: int, product_id: int) -> StockDecision:
     if not _give_back(product_id=reservation.product_id, quantity=reservation.quantity):
         return StockDecision(False, reservation.product_id, reservation.quantity, "reserved stock is missing")
     return StockDecision(True, reservation.product_id, reservation.quantity)
+
+
+def _locked_reservation(*, order_id: int, product_id: int) -> InventoryLog | None:
+    """The order's applied reservation, read after locking the product's row.
+
+    The lock comes first, so a concurrent reserve of this order either committed
+    before us (we see its log) or waits and then sees our release or commit.
+    """
+    list(Inventory.objects.select_for_update().filter(product_id=product_id).values_list("pk"))
+    return InventoryLog.objects.filter(
+        order_id=order_id, action=InventoryAction.RESERVE, outcome=InventoryOutcome.APPLIED
+    ).first()
 
 
 def inventory_commit(*, order_id: int, product_id: int) -> StockDecision:
@@ -144,10 +151,7 @@ def inventory_commit(*, order_id: int, product_id: int) -> StockDecision:
 
 
 def _commit(*, order_id: int, product_id: int) -> StockDecision:
-    list(Inventory.objects.select_for_update().filter(product_id=product_id).values_list("pk"))
-    reservation = InventoryLog.objects.filter(
-        order_id=order_id, action=InventoryAction.RESERVE, outcome=InventoryOutcome.APPLIED
-    ).first()
+    reservation = _locked_reservation(order_id=order_id, product_id=product_id)
     if reservation is None:
         return StockDecision(False, product_id, 0, "nothing was reserved")
     if InventoryLog.objects.filter(order_id=order_id, action=InventoryAction.RELEASE).exists():
