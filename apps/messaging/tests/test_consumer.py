@@ -1,7 +1,7 @@
 """The consumer runtime against MariaDB and RabbitMQ: inbox, retry queue, DLQ."""
 
+import contextlib
 import json
-import threading
 import time
 import uuid
 
@@ -9,11 +9,10 @@ import pytest
 from django.db import OperationalError
 from kombu import Connection, Producer
 
-from apps.messaging.consumer import ConsumerSpec, ConsumerWorker
 from apps.messaging.contracts import InventoryReserved, ReserveInventory
 from apps.messaging.models import InboxMessage, OutboxMessage
 from apps.messaging.outbox import outbox_enqueue
-from apps.messaging.topology import WORK_QUEUES
+from apps.messaging.tests.workers import running_consumer, wait_for
 
 pytestmark = [
     pytest.mark.mariadb,
@@ -38,27 +37,14 @@ def reply(message, context):
 def run_consumer(rabbitmq_vhost, settings):
     settings.RETRY_MAX_ATTEMPTS = 2
     settings.RETRY_DELAY_MS = 100
-    workers = []
+    with contextlib.ExitStack() as workers:
 
-    def start(handler):
-        spec = ConsumerSpec(
-            name="test",
-            queue=WORK_QUEUES["inventory.commands"],
-            using="orders",
-            handlers={ReserveInventory.routing_key: handler},
-            transient_retries=0,
-        )
-        worker = ConsumerWorker(spec, url=rabbitmq_vhost, prefetch=5)
-        thread = threading.Thread(target=worker.run)
-        thread.start()
-        workers.append((worker, thread))
-        wait_for(lambda: queue_exists(rabbitmq_vhost), "the consumer declared its queues")
-        return worker
+        def start(handler):
+            worker = workers.enter_context(running_consumer(rabbitmq_vhost, handler))
+            wait_for(lambda: queue_exists(rabbitmq_vhost), "the consumer declared its queues")
+            return worker
 
-    yield start
-    for worker, thread in workers:
-        worker.stopping.set()
-        thread.join(10)
+        yield start
 
 
 def queue_exists(url):
@@ -94,15 +80,6 @@ def dlq_messages(url):
         while (message := connection.default_channel.basic_get("inventory.commands.dlq", no_ack=True)) is not None:
             messages.append(message)
     return messages
-
-
-def wait_for(predicate, what, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def replies():

@@ -2,7 +2,6 @@
 
 import io
 import json
-import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -13,11 +12,12 @@ from django.core.management import CommandError, call_command
 from django.db import OperationalError
 from kombu import Connection, Producer
 
-from apps.messaging.consumer import ConsumerSpec, ConsumerWorker, Unprocessable
+from apps.messaging.consumer import Unprocessable
 from apps.messaging.contracts import InventoryReserved, ReserveInventory
 from apps.messaging.dlq import UnknownQueue, dlq_resolve
 from apps.messaging.models import InboxMessage, OutboxMessage
 from apps.messaging.outbox import outbox_enqueue
+from apps.messaging.tests.workers import running_consumer, wait_for
 from apps.messaging.topology import WORK_QUEUES, declare_topology
 
 DLQ = "inventory.commands.dlq"
@@ -71,15 +71,6 @@ def put_in_dlq(url: str, *, message_id: str, body: bytes = b"{}", headers: dict 
         connection.default_channel.basic_publish(message, exchange="", routing_key=DLQ)
 
 
-def wait_for(predicate, what, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_queue_names_are_accepted_with_or_without_dlq():
     assert dlq_resolve(queue="payment.commands").dlq_name == "payment.commands.dlq"
     assert dlq_resolve(queue="payment.commands.dlq") is WORK_QUEUES["payment.commands"]
@@ -117,22 +108,9 @@ def consumer(rabbitmq_vhost, settings):
         )
         outbox_enqueue(using="orders", message=answer, trace_id=context.trace_id)
 
-    spec = ConsumerSpec(
-        name="test",
-        queue=WORK_QUEUES["inventory.commands"],
-        using="orders",
-        handlers={ReserveInventory.routing_key: handler},
-        transient_retries=0,
-    )
-    worker = ConsumerWorker(spec, url=rabbitmq_vhost, prefetch=5)
-    thread = threading.Thread(target=worker.run)
-    thread.start()
-    try:
+    with running_consumer(rabbitmq_vhost, handler):
         wait_for(lambda: "missing" not in dlq("list"), "the consumer declared its queues")
         yield state
-    finally:
-        worker.stopping.set()
-        thread.join(10)
 
 
 def publish_reserve(url: str, *, order_id: int) -> str:
