@@ -280,19 +280,30 @@ class ConsumerWorker:
             with Consumer(channel, queues=[queue], on_message=self._buffer.append, auto_declare=False):
                 log.info("consumer.started", consumer=self.spec.name, queue=self.spec.queue.name)
                 while not self.stopping.is_set():
-                    try:
-                        connection.drain_events(timeout=1)
-                    except TimeoutError:
-                        connection.heartbeat_check()
-                        continue
-                    # Take whatever else the broker has already sent, without waiting for more.
-                    while len(self._buffer) < self.batch_size:
-                        try:
-                            connection.drain_events(timeout=0.0005)
-                        except TimeoutError:
-                            break
-                    batch, self._buffer[:] = list(self._buffer), []
-                    self._handle(batch)
+                    if batch := self._next_batch(connection):
+                        self._handle(batch)
+
+    def _next_batch(self, connection) -> list:
+        """The deliveries to handle next: those already buffered, else wait up to a second for one.
+
+        Deliveries also land in the buffer while a batch is being settled (a retry or
+        dead-letter publish reads the socket while it waits for its confirm): those
+        are taken at once, not left waiting for the next frame from the broker.
+        """
+        if not self._buffer:
+            try:
+                connection.drain_events(timeout=1)
+            except TimeoutError:
+                connection.heartbeat_check()
+                return []
+        # Take whatever else the broker has already sent, without waiting for more.
+        while len(self._buffer) < self.batch_size:
+            try:
+                connection.drain_events(timeout=0.0005)
+            except TimeoutError:
+                break
+        batch, self._buffer[:] = list(self._buffer), []
+        return batch
 
     def _handle(self, messages: list) -> None:
         deliveries = [
