@@ -23,6 +23,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError, close_ol
 from django.utils.module_loading import import_string
 from kombu import Connection, Consumer, Producer, Queue
 
+from apps.common.sql import sql_insert
 from apps.common.trace import trace_bind, trace_clear, trace_id_from
 from apps.messaging.contracts import CONTRACTS, RETRY_EXCHANGE, Contract, MalformedMessage
 from apps.messaging.faults import CONSUMER_AFTER_COMMIT, crash_point
@@ -150,8 +151,10 @@ def handle_delivery(spec: ConsumerSpec, delivery: Delivery) -> Result:
 def _handle_once(spec: ConsumerSpec, message: Contract, context: HandlerContext) -> Outcome:
     with transaction.atomic(using=spec.using, durable=True):
         try:
-            InboxMessage.objects.using(spec.using).create(
-                message_id=context.message_id, queue=spec.queue.name, routing_key=context.routing_key
+            sql_insert(
+                using=spec.using,
+                model=InboxMessage,
+                values={"message_id": context.message_id, "queue": spec.queue.name, "routing_key": context.routing_key},
             )
         except IntegrityError:
             # Seen before: the block rolls back (Django marked it) and the broker gets its ack.

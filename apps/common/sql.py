@@ -1,0 +1,97 @@
+"""Lean statements for the hot paths: a saga step's few rows, without the ORM's query building.
+
+Building and compiling a query costs the ORM a few hundred microseconds, more
+than MariaDB takes to run it; a saga step runs about seven, so a consumer spent
+most of its CPU composing SQL. These helpers send fixed, parameterised SQL
+through Django's own connection (its transaction, its atomic blocks and its
+database instrumentation all still apply) and adapt values with the model
+fields' own ``get_db_prep_save``, so a row written here is the row
+``Model.objects.create`` would write: same defaults, same ``auto_now`` stamps,
+same JSON, UUID, decimal and datetime encoding on MariaDB and SQLite.
+
+Everything else (admin, APIs, operator actions, audits) stays on the ORM.
+"""
+
+import uuid
+from collections.abc import Sequence
+
+from django.db import connections, models
+from django.utils import timezone
+
+
+def sql_insert(*, using: str, model: type[models.Model], values: dict) -> int:
+    """INSERT one ``model`` row with ``values`` (field name -> Python value); return its primary key.
+
+    Fields left out get their default, or now for ``auto_now``/``auto_now_add``.
+    A unique violation raises IntegrityError, as ``create()`` would.
+    """
+    connection = connections[using]
+    fields, sql = _insert_statement(model, connection, frozenset(values))
+    now = timezone.now()
+    params = [field.get_db_prep_save(_value(field, values, now), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.lastrowid
+
+
+def sql_execute(*, using: str, sql: str, params: Sequence = ()) -> int:
+    """Run one statement (UPDATE, DELETE, ...) with ``%s`` placeholders; return the rows it touched."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def sql_rows(*, using: str, sql: str, params: Sequence = ()) -> list[tuple]:
+    """The rows of one SELECT, as tuples of the driver's values (see sql_uuid, sql_datetime)."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def sql_param(*, using: str, model: type[models.Model], field: str, value):
+    """``value`` encoded for a placeholder compared with or written to ``model.field``."""
+    return model._meta.get_field(field).get_db_prep_save(value, connections[using])
+
+
+def sql_uuid(value) -> uuid.UUID | None:
+    """A UUID column as read back: native UUID text on MariaDB, 32 hex digits on SQLite."""
+    if value is None or isinstance(value, uuid.UUID):
+        return value
+    return uuid.UUID(str(value))
+
+
+def sql_for_update(using: str) -> str:
+    """`` FOR UPDATE`` where the database locks rows; SQLite serializes writers instead."""
+    return " FOR UPDATE" if connections[using].features.has_select_for_update else ""
+
+
+_INSERTS: dict[tuple, tuple[list, str]] = {}
+
+
+def _insert_statement(model: type[models.Model], connection, given: frozenset) -> tuple[list, str]:
+    key = (model, connection.vendor, given)
+    if key not in _INSERTS:
+        fields = [
+            field
+            for field in model._meta.concrete_fields
+            if not isinstance(field, models.AutoField) and (field.name in given or _has_implicit_value(field))
+        ]
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(field.column) for field in fields)
+        placeholders = ", ".join(["%s"] * len(fields))
+        # Identifiers come from the model's metadata, every value goes through a placeholder.
+        sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
+        _INSERTS[key] = (fields, sql)
+    return _INSERTS[key]
+
+
+def _has_implicit_value(field) -> bool:
+    return field.has_default() or getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+
+
+def _value(field, values: dict, now):
+    if field.name in values:
+        return values[field.name]
+    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+        return now
+    return field.get_default()
