@@ -86,12 +86,19 @@ DATABASE_URL_VARIABLES = {
 CONN_MAX_AGE = env.int("CONN_MAX_AGE", default=60)
 
 
+PROMETHEUS_ENGINES = {
+    "django.db.backends.mysql": "config.db_backends.mysql",
+    "django.db.backends.sqlite3": "config.db_backends.sqlite3",
+    "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+}
+
+
 def database_config(alias: str) -> dict:
     """Build one alias from its URL, falling back to a SQLite file under var/."""
     url = env.str(DATABASE_URL_VARIABLES[alias], default="")
     if not url:
         return {
-            "ENGINE": "django_prometheus.db.backends.sqlite3",
+            "ENGINE": "config.db_backends.sqlite3",
             "NAME": str(VAR_DIR / f"{alias}.sqlite3"),
             # WAL lets readers run beside the one writer; IMMEDIATE takes the write
             # lock at BEGIN so two writers queue instead of failing to upgrade.
@@ -107,8 +114,9 @@ def database_config(alias: str) -> dict:
     # dropped (restart, KILL, wait_timeout) is replaced instead of failing a request with a 500.
     config["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
     # django-prometheus's wrappers count queries and errors per alias (django_db_* metrics).
-    config["ENGINE"] = config["ENGINE"].replace("django.db.backends.", "django_prometheus.db.backends.")
-    if config["ENGINE"] == "django_prometheus.db.backends.mysql":
+    # config.db_backends: the same wrappers, built once per connection instead of per cursor.
+    config["ENGINE"] = PROMETHEUS_ENGINES.get(config["ENGINE"], config["ENGINE"])
+    if config["ENGINE"] == "config.db_backends.mysql":
         # READ COMMITTED: no gap/next-key locks on the outbox claim index, and no
         # stale snapshot for the conditional stock UPDATE.
         config.setdefault("OPTIONS", {}).update({"charset": "utf8mb4", "isolation_level": "read committed"})
