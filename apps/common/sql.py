@@ -41,9 +41,16 @@ def sql_execute(*, using: str, sql: str, params: Sequence = ()) -> int:
         return cursor.rowcount
 
 
-def sql_rows(*, using: str, sql: str, params: Sequence = ()) -> list[tuple]:
-    """The rows of one SELECT, as tuples of the driver's values (see sql_uuid, sql_datetime)."""
-    with connections[using].cursor() as cursor:
+def sql_rows(*, using: str, sql: str, params: Sequence = (), for_update: bool = False) -> list[tuple]:
+    """The rows of one SELECT, as tuples of the driver's values (see sql_uuid).
+
+    ``for_update`` locks them until the transaction ends, where the database
+    locks rows (SQLite serializes writers instead).
+    """
+    connection = connections[using]
+    if for_update and connection.features.has_select_for_update:
+        sql = f"{sql} FOR UPDATE"
+    with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
@@ -58,11 +65,6 @@ def sql_uuid(value) -> uuid.UUID | None:
     if value is None or isinstance(value, uuid.UUID):
         return value
     return uuid.UUID(str(value))
-
-
-def sql_for_update(using: str) -> str:
-    """`` FOR UPDATE`` where the database locks rows; SQLite serializes writers instead."""
-    return " FOR UPDATE" if connections[using].features.has_select_for_update else ""
 
 
 _INSERTS: dict[tuple, tuple[list, str]] = {}

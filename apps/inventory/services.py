@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps.common.sql import sql_execute, sql_insert, sql_param, sql_rows
 from apps.inventory.models import Inventory, InventoryAction, InventoryLog, InventoryOutcome
 
 DATABASE = "inventory"
@@ -83,17 +84,17 @@ def inventory_reserve(*, order_id: int, product_id: int, quantity: int) -> Stock
 
 
 def _reserve(*, order_id: int, product_id: int, quantity: int) -> StockDecision:
-    taken = Inventory.objects.filter(product_id=product_id, available_qty__gte=quantity).update(
-        available_qty=F("available_qty") - quantity,
-        reserved_qty=F("reserved_qty") + quantity,
-        version=F("version") + 1,
-        updated_at=timezone.now(),
+    taken = sql_execute(
+        using=DATABASE,
+        sql="UPDATE inventories SET available_qty = available_qty - %s, reserved_qty = reserved_qty + %s,"
+        " version = version + 1, updated_at = %s WHERE product_id = %s AND available_qty >= %s",
+        params=[quantity, quantity, _now(), product_id, quantity],
     )
     if not taken:
-        exists = Inventory.objects.filter(product_id=product_id).exists()
+        exists = sql_rows(using=DATABASE, sql="SELECT 1 FROM inventories WHERE product_id = %s", params=[product_id])
         return StockDecision(False, product_id, quantity, "insufficient stock" if exists else "product not found")
     # The row lock is ours now: a release of this order has either committed or not started.
-    if InventoryLog.objects.filter(order_id=order_id, action=InventoryAction.RELEASE).exists():
+    if _logged(order_id=order_id, action=InventoryAction.RELEASE):
         _give_back(product_id=product_id, quantity=quantity)
         return StockDecision(False, product_id, quantity, "order already released")
     return StockDecision(True, product_id, quantity)
@@ -116,25 +117,32 @@ def _release(*, order_id: int, product_id: int) -> StockDecision:
     reservation = _locked_reservation(order_id=order_id, product_id=product_id)
     if reservation is None:
         return StockDecision(True, product_id, 0, "nothing was reserved")
-    if InventoryLog.objects.filter(
-        order_id=order_id, action=InventoryAction.COMMIT, outcome=InventoryOutcome.APPLIED
-    ).exists():
-        return StockDecision(False, reservation.product_id, reservation.quantity, "order already sold")
-    if not _give_back(product_id=reservation.product_id, quantity=reservation.quantity):
-        return StockDecision(False, reservation.product_id, reservation.quantity, "reserved stock is missing")
-    return StockDecision(True, reservation.product_id, reservation.quantity)
+    reserved_product, reserved = reservation
+    if _logged(order_id=order_id, action=InventoryAction.COMMIT, outcome=InventoryOutcome.APPLIED):
+        return StockDecision(False, reserved_product, reserved, "order already sold")
+    if not _give_back(product_id=reserved_product, quantity=reserved):
+        return StockDecision(False, reserved_product, reserved, "reserved stock is missing")
+    return StockDecision(True, reserved_product, reserved)
 
 
-def _locked_reservation(*, order_id: int, product_id: int) -> InventoryLog | None:
-    """The order's applied reservation, read after locking the product's row.
+def _locked_reservation(*, order_id: int, product_id: int) -> tuple[int, int] | None:
+    """The (product_id, quantity) of the order's applied reservation, read after locking the product's row.
 
     The lock comes first, so a concurrent reserve of this order either committed
     before us (we see its log) or waits and then sees our release or commit.
     """
-    list(Inventory.objects.select_for_update().filter(product_id=product_id).values_list("pk"))
-    return InventoryLog.objects.filter(
-        order_id=order_id, action=InventoryAction.RESERVE, outcome=InventoryOutcome.APPLIED
-    ).first()
+    sql_rows(
+        using=DATABASE,
+        sql="SELECT id FROM inventories WHERE product_id = %s",
+        params=[product_id],
+        for_update=True,
+    )
+    rows = sql_rows(
+        using=DATABASE,
+        sql="SELECT product_id, quantity FROM inventory_logs WHERE order_id = %s AND action = %s AND outcome = %s",
+        params=[order_id, InventoryAction.RESERVE, InventoryOutcome.APPLIED],
+    )
+    return rows[0] if rows else None
 
 
 def inventory_commit(*, order_id: int, product_id: int) -> StockDecision:
@@ -154,28 +162,39 @@ def _commit(*, order_id: int, product_id: int) -> StockDecision:
     reservation = _locked_reservation(order_id=order_id, product_id=product_id)
     if reservation is None:
         return StockDecision(False, product_id, 0, "nothing was reserved")
-    if InventoryLog.objects.filter(order_id=order_id, action=InventoryAction.RELEASE).exists():
-        return StockDecision(False, reservation.product_id, reservation.quantity, "order already released")
-    sold = Inventory.objects.filter(product_id=reservation.product_id, reserved_qty__gte=reservation.quantity).update(
-        reserved_qty=F("reserved_qty") - reservation.quantity,
-        sold_qty=F("sold_qty") + reservation.quantity,
-        version=F("version") + 1,
-        updated_at=timezone.now(),
+    reserved_product, reserved = reservation
+    if _logged(order_id=order_id, action=InventoryAction.RELEASE):
+        return StockDecision(False, reserved_product, reserved, "order already released")
+    sold = sql_execute(
+        using=DATABASE,
+        sql="UPDATE inventories SET reserved_qty = reserved_qty - %s, sold_qty = sold_qty + %s,"
+        " version = version + 1, updated_at = %s WHERE product_id = %s AND reserved_qty >= %s",
+        params=[reserved, reserved, _now(), reserved_product, reserved],
     )
     if not sold:
-        return StockDecision(False, reservation.product_id, reservation.quantity, "reserved stock is missing")
-    return StockDecision(True, reservation.product_id, reservation.quantity)
+        return StockDecision(False, reserved_product, reserved, "reserved stock is missing")
+    return StockDecision(True, reserved_product, reserved)
 
 
 def _give_back(*, product_id: int, quantity: int) -> bool:
     return bool(
-        Inventory.objects.filter(product_id=product_id, reserved_qty__gte=quantity).update(
-            available_qty=F("available_qty") + quantity,
-            reserved_qty=F("reserved_qty") - quantity,
-            version=F("version") + 1,
-            updated_at=timezone.now(),
+        sql_execute(
+            using=DATABASE,
+            sql="UPDATE inventories SET available_qty = available_qty + %s, reserved_qty = reserved_qty - %s,"
+            " version = version + 1, updated_at = %s WHERE product_id = %s AND reserved_qty >= %s",
+            params=[quantity, quantity, _now(), product_id, quantity],
         )
     )
+
+
+def _logged(*, order_id: int, action: str, outcome: str | None = None) -> bool:
+    """Whether the order has a log entry for ``action`` (with ``outcome``, if given)."""
+    sql, params = "SELECT outcome FROM inventory_logs WHERE order_id = %s AND action = %s", [order_id, action]
+    return any(outcome is None or found == outcome for (found,) in sql_rows(using=DATABASE, sql=sql, params=params))
+
+
+def _now():
+    return sql_param(using=DATABASE, model=Inventory, field="updated_at", value=timezone.now())
 
 
 def _decide_once(*, order_id: int, action: str, decide: Callable[[], StockDecision]) -> StockDecision:
@@ -191,13 +210,17 @@ def _decide_once(*, order_id: int, action: str, decide: Callable[[], StockDecisi
     try:
         with transaction.atomic(using=DATABASE):
             decision = decide()
-            InventoryLog.objects.create(
-                order_id=order_id,
-                product_id=decision.product_id,
-                action=action,
-                outcome=InventoryOutcome.APPLIED if decision.success else InventoryOutcome.REJECTED,
-                quantity=decision.quantity,
-                reason=decision.reason,
+            sql_insert(
+                using=DATABASE,
+                model=InventoryLog,
+                values={
+                    "order_id": order_id,
+                    "product_id": decision.product_id,
+                    "action": action,
+                    "outcome": InventoryOutcome.APPLIED if decision.success else InventoryOutcome.REJECTED,
+                    "quantity": decision.quantity,
+                    "reason": decision.reason,
+                },
             )
     except IntegrityError:
         return _decision(order_id=order_id, action=action)
@@ -205,7 +228,12 @@ def _decide_once(*, order_id: int, action: str, decide: Callable[[], StockDecisi
 
 
 def _decision(*, order_id: int, action: str) -> StockDecision | None:
-    log = InventoryLog.objects.filter(order_id=order_id, action=action).first()
-    if log is None:
+    rows = sql_rows(
+        using=DATABASE,
+        sql="SELECT outcome, product_id, quantity, reason FROM inventory_logs WHERE order_id = %s AND action = %s",
+        params=[order_id, action],
+    )
+    if not rows:
         return None
-    return StockDecision(log.outcome == InventoryOutcome.APPLIED, log.product_id, log.quantity, log.reason)
+    outcome, product_id, quantity, reason = rows[0]
+    return StockDecision(outcome == InventoryOutcome.APPLIED, product_id, quantity, reason)

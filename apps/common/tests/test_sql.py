@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, transaction
 
-from apps.common.sql import sql_execute, sql_for_update, sql_insert, sql_param, sql_rows, sql_uuid
+from apps.common.sql import sql_execute, sql_insert, sql_param, sql_rows, sql_uuid
 from apps.messaging.models import InboxMessage, OutboxMessage
 
 pytestmark = pytest.mark.django_db(databases=["orders"])
@@ -51,8 +51,9 @@ def test_statements_take_encoded_parameters_and_return_counts_and_rows():
     with transaction.atomic(using="orders"):
         rows = sql_rows(
             using="orders",
-            sql="SELECT message_id, queue FROM messaging_inbox WHERE message_id = %s" + sql_for_update("orders"),
+            sql="SELECT message_id, queue FROM messaging_inbox WHERE message_id = %s",
             params=[param],
+            for_update=True,
         )
     changed = sql_execute(
         using="orders", sql="UPDATE messaging_inbox SET queue = %s WHERE message_id = %s", params=["q2", param]
