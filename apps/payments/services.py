@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.common.sql import sql_insert, sql_rows
 from apps.payments.gateway import gateway_charge, gateway_refund
 from apps.payments.models import Payment, PaymentStatus
 
@@ -18,11 +19,12 @@ def payment_process(*, order_id: int, saga_id, amount: Decimal) -> Payment:
 
     A repeated command gets the first payment back: the unique order_id refuses
     a second row, even from a concurrent twin. A charge arriving after the
-    order's refund finds the refund's VOIDED row and is refused.
+    order's refund finds the refund's VOIDED row and is refused. A new payment
+    comes back without its database timestamps.
     """
-    earlier = Payment.objects.filter(order_id=order_id).first()
-    if earlier is not None:
-        return earlier
+    # A lean probe first: repeats are rare, and only then is the ORM's full row worth composing.
+    if sql_rows(using=DATABASE, sql="SELECT 1 FROM payments WHERE order_id = %s", params=[order_id]):
+        return Payment.objects.get(order_id=order_id)
     charge = gateway_charge(order_id=order_id, amount=amount, failure_rate=settings.PAYMENT_FAILURE_RATE)
     payment = Payment(
         order_id=order_id,
@@ -34,10 +36,17 @@ def payment_process(*, order_id: int, saga_id, amount: Decimal) -> Payment:
     )
     try:
         with transaction.atomic(using=DATABASE):
-            payment.save(using=DATABASE)
+            payment.pk = sql_insert(
+                using=DATABASE,
+                model=Payment,
+                values={field: getattr(payment, field) for field in NEW_PAYMENT_FIELDS},
+            )
     except IntegrityError:
         return Payment.objects.get(order_id=order_id)
     return payment
+
+
+NEW_PAYMENT_FIELDS = ("order_id", "saga_id", "amount", "status", "transaction_id", "failure_reason")
 
 
 def payment_refund(*, order_id: int, saga_id, amount: Decimal) -> Payment:
