@@ -324,9 +324,17 @@ class ConsumerWorker:
         results = handle_batch(self.spec, deliveries)
         for message, delivery, result in zip(messages, deliveries, results, strict=True):
             self._settle(message, delivery, result, started)
+        if self.in_process:
+            # kombu's in-memory channel ignores ``multiple``: ack each.
+            for message in messages:
+                message.ack()
+        else:
+            # Every message of the batch is settled (committed, retried or dead-lettered):
+            # one ack covers them all (they are this channel's oldest unacked deliveries).
+            messages[-1].ack(multiple=True)
 
     def _settle(self, message, delivery: Delivery, result: Result, started: float) -> None:
-        """Retry or dead-letter as the result says, ack, count and log."""
+        """Retry or dead-letter as the result says, count and log; the caller acks."""
         if result.outcome is Outcome.RETRY:
             retries = _int_header(delivery.headers.get(RETRY_COUNT))
             if retries >= settings.RETRY_MAX_ATTEMPTS:
@@ -335,7 +343,6 @@ class ConsumerWorker:
                 self._republish(message, delivery, retry_count=retries + 1, reason=result.reason)
         if result.outcome is Outcome.DEAD_LETTER:
             self._dead_letter(message, delivery, result.reason)
-        message.ack()
         elapsed = time.monotonic() - started
         HANDLED.labels(self.spec.queue.name, result.outcome.value).inc()
         HANDLE_DURATION.labels(self.spec.queue.name).observe(elapsed)
