@@ -70,6 +70,9 @@ def redact_secrets(_logger, _method, event_dict):
 
 def _redact(value):
     if isinstance(value, str):
+        # Most values hold no URL at all: skip the regex unless one could match.
+        if "://" not in value:
+            return value
         return _URL_CREDENTIALS.sub(rf"\g<prefix>:{REDACTED}@", value)
     if isinstance(value, dict):
         return {
