@@ -3,13 +3,25 @@
 import os
 
 from celery import Celery
-from celery.signals import beat_init, worker_init
+from celery.signals import beat_init, task_prerun, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
 
 app = Celery("sagas")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@task_prerun.connect
+def check_database_connections(**kwargs):
+    """Treat a task like a web request: drop broken or aged connections, health-check before first use.
+
+    Celery's Django fixup would otherwise open a new connection for every task
+    (CELERY_DB_REUSE_MAX in settings lets it keep them).
+    """
+    from django.db import close_old_connections
+
+    close_old_connections()
 
 
 @worker_init.connect

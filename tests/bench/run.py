@@ -39,6 +39,14 @@ def median(values):
     return round(statistics.median(values), 2) if values else None
 
 
+def median_figures(runs: list[dict]) -> dict:
+    """The median of each figure over runs; nested figures (CPU per process) key by key."""
+    return {
+        key: median_figures([run[key] for run in runs]) if isinstance(value, dict) else median([r[key] for r in runs])
+        for key, value in runs[0].items()
+    }
+
+
 # --- load generators ---------------------------------------------------------------
 def wrk(port: int, *, seconds: int, connections: int = 50) -> dict:
     result = subprocess.run(
@@ -99,6 +107,42 @@ def open_loop(port: int, *, rate: int, seconds: int, product_id: int) -> int:
     return len(errors)
 
 
+# --- where the CPU goes ---------------------------------------------------------------
+SERVERS = {"mariadbd": "mariadb", "beam.smp": "rabbitmq"}
+
+
+def cpu_seconds(stack: Stack) -> dict[str, float]:
+    """CPU seconds used so far by each stack process (children included), MariaDB and RabbitMQ.
+
+    Every Procfile process runs in its own session, so a gunicorn worker or a
+    Celery child counts toward the process that started it.
+    """
+    sessions = {process.pid: key for key, process in stack.processes.items()}
+    ticks = os.sysconf("SC_CLK_TCK")
+    totals: dict[str, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        key = sessions.get(int(fields[3])) or SERVERS.get(comm)
+        if key is not None:
+            totals[key] = totals.get(key, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return totals
+
+
+def cpu_per_saga(before: dict[str, float], after: dict[str, float], sagas: int) -> dict[str, float]:
+    """Milliseconds of CPU per saga for each process between two cpu_seconds() snapshots."""
+    used = {key: after[key] - before.get(key, 0.0) for key in after}
+    used["total"] = sum(used.values())
+    return {key: round(seconds * 1000 / max(sagas, 1), 2) for key, seconds in sorted(used.items())}
+
+
 # --- measurements ------------------------------------------------------------------
 class Bench:
     def __init__(self, stack: Stack, *, repeats: int, seconds: int):
@@ -145,9 +189,11 @@ class Bench:
         for run in range(self.repeats):
             before = self.max_order_id()
             log(f"intake run {run + 1}: POST /orders, wrk 50 connections, {self.seconds}s")
+            cpu_before = cpu_seconds(self.stack)
             ours.append(wrk(self.stack.port, seconds=self.seconds))
             drain = self.wait_drained(before)
             figures = self.saga_figures(before, self.max_order_id())
+            figures["cpu_ms_per_saga"] = cpu_per_saga(cpu_before, cpu_seconds(self.stack), figures["sagas"])
             figures["drain_after_load_s"] = round(drain, 1)
             end_to_end.append(figures)
             log(f"  ours {ours[-1]['rps']} req/s, sagas {figures}")
@@ -162,9 +208,7 @@ class Bench:
             "runs": {"ours": ours, "baseline": baseline},
         }
         summary["ratio"] = round(summary["ours"]["rps"] / summary["baseline"]["rps"], 3)
-        summary["end_to_end"] = {key: median([figures[key] for figures in end_to_end]) for key in end_to_end[0]} | {
-            "runs": end_to_end
-        }
+        summary["end_to_end"] = median_figures(end_to_end) | {"runs": end_to_end}
         return summary
 
     def open_loop(self, rates: list[int]) -> list[dict]:
@@ -172,9 +216,11 @@ class Bench:
         for rate in rates:
             before = self.max_order_id()
             log(f"open loop: {rate} orders/s for {self.seconds}s")
+            cpu_before = cpu_seconds(self.stack)
             errors = open_loop(self.stack.port, rate=rate, seconds=self.seconds, product_id=PRODUCTS[0])
             drain = self.wait_drained(before, timeout=600)
             figures = self.saga_figures(before, self.max_order_id())
+            figures["cpu_ms_per_saga"] = cpu_per_saga(cpu_before, cpu_seconds(self.stack), figures["sagas"])
             figures.update(rate=rate, http_errors=errors, drain_after_load_s=round(drain, 2))
             figures["sustainable"] = figures["latency_p99_ms"] < 1000 and drain < 5
             log(f"  {figures}")
