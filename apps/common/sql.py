@@ -41,18 +41,26 @@ def sql_execute(*, using: str, sql: str, params: Sequence = ()) -> int:
         return cursor.rowcount
 
 
-def sql_rows(*, using: str, sql: str, params: Sequence = (), for_update: bool = False) -> list[tuple]:
+def sql_rows(
+    *, using: str, sql: str, params: Sequence = (), for_update: bool = False, skip_locked: bool = False
+) -> list[tuple]:
     """The rows of one SELECT, as tuples of the driver's values (see sql_uuid).
 
     ``for_update`` locks them until the transaction ends, where the database
-    locks rows (SQLite serializes writers instead).
+    locks rows (SQLite serializes writers instead); ``skip_locked`` also passes
+    over rows another transaction holds.
     """
     connection = connections[using]
-    if for_update and connection.features.has_select_for_update:
-        sql = f"{sql} FOR UPDATE"
+    if (for_update or skip_locked) and connection.features.has_select_for_update:
+        sql = f"{sql} FOR UPDATE SKIP LOCKED" if skip_locked else f"{sql} FOR UPDATE"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+def sql_in(values: Sequence) -> str:
+    """``(%s, %s, ...)``: one placeholder per value, for ``column IN`` with parameters."""
+    return "(" + ", ".join(["%s"] * len(values)) + ")"
 
 
 def sql_param(*, using: str, model: type[models.Model], field: str, value):

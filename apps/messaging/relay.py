@@ -19,10 +19,10 @@ from typing import NamedTuple
 import structlog
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, TextField
-from django.db.models.functions import Cast
+from django.db.models import F
 from django.utils import timezone
 
+from apps.common.sql import sql_execute, sql_in, sql_param, sql_rows, sql_uuid
 from apps.common.trace import traceparent_for
 from apps.messaging.faults import RELAY_AFTER_CLAIM, RELAY_AFTER_PUBLISH, crash_point
 from apps.messaging.metrics import BATCH_SIZE, PUBLISH_DURATION, PUBLISH_ERRORS, PUBLISH_FAILURES, PUBLISHED
@@ -53,7 +53,12 @@ class Claimed(NamedTuple):
     publish_attempts: int
 
 
-CLAIM_FIELDS = ("pk", "message_id", "exchange", "routing_key", "message_type", "body", "trace_id", "saga_id")
+# Oldest first, never by id watermark; the JSON payload is selected as the text it is stored as.
+CLAIM_SQL = (
+    "SELECT id, message_id, exchange, routing_key, message_type, payload, trace_id, saga_id, publish_attempts"
+    " FROM messaging_outbox WHERE dispatched_at IS NULL AND (retry_at IS NULL OR retry_at <= %s)"
+    " ORDER BY id LIMIT %s"
+)
 
 
 def relay_dispatch_batch(*, using: str, publisher, batch_size: int) -> BatchResult:
@@ -61,17 +66,17 @@ def relay_dispatch_batch(*, using: str, publisher, batch_size: int) -> BatchResu
 
     Raises PublishError (after rolling back the claim) when the broker is unavailable.
     """
-    now = timezone.now()
+    now = sql_param(using=using, model=OutboxMessage, field="retry_at", value=timezone.now())
     with transaction.atomic(using=using, durable=True):
         # The payload is read as the JSON text it is stored as and published as is.
         rows = [
-            Claimed(*values)
-            for values in OutboxMessage.objects.using(using)
-            .select_for_update(skip_locked=True)
-            .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now), dispatched_at__isnull=True)
-            .order_by("id")
-            .annotate(body=Cast("payload", TextField()))
-            .values_list(*CLAIM_FIELDS, "publish_attempts")[:batch_size]
+            Claimed(pk, sql_uuid(message_id), *values, sql_uuid(saga_id), attempts)
+            for pk, message_id, *values, saga_id, attempts in sql_rows(
+                using=using,
+                sql=CLAIM_SQL,
+                params=[now, batch_size],
+                skip_locked=True,
+            )
         ]
         if not rows:
             return BatchResult(0, 0, 0)
@@ -86,7 +91,13 @@ def relay_dispatch_batch(*, using: str, publisher, batch_size: int) -> BatchResu
         PUBLISH_DURATION.labels(using).observe(time.perf_counter() - started)
         crash_point(RELAY_AFTER_PUBLISH)
         confirmed = [row.pk for row in rows if str(row.message_id) in result.confirmed]
-        OutboxMessage.objects.using(using).filter(pk__in=confirmed).update(dispatched_at=timezone.now())
+        if confirmed:
+            dispatched_at = sql_param(using=using, model=OutboxMessage, field="dispatched_at", value=timezone.now())
+            sql_execute(
+                using=using,
+                sql=f"UPDATE messaging_outbox SET dispatched_at = %s WHERE id IN {sql_in(confirmed)}",  # noqa: S608 -- placeholders only
+                params=[dispatched_at, *confirmed],
+            )
         for row in rows:
             reason = result.failed.get(str(row.message_id))
             if reason is not None:
