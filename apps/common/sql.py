@@ -34,6 +34,21 @@ def sql_insert(*, using: str, model: type[models.Model], values: dict) -> int:
         return cursor.lastrowid
 
 
+def sql_insert_many(*, using: str, model: type[models.Model], rows: Sequence[dict]) -> None:
+    """INSERT several ``model`` rows, all with the same fields given, in one statement where the driver can.
+
+    mysqlclient turns ``executemany`` of an INSERT into one multi-row INSERT; SQLite loops in C.
+    """
+    if not rows:
+        return
+    connection = connections[using]
+    fields, sql = _insert_statement(model, connection, frozenset(rows[0]))
+    now = timezone.now()
+    params = [[field.get_db_prep_save(_value(field, row, now), connection) for field in fields] for row in rows]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
 def sql_execute(*, using: str, sql: str, params: Sequence = ()) -> int:
     """Run one statement (UPDATE, DELETE, ...) with ``%s`` placeholders; return the rows it touched."""
     with connections[using].cursor() as cursor:

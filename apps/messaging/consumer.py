@@ -29,6 +29,7 @@ from apps.messaging.contracts import CONTRACTS, RETRY_EXCHANGE, Contract, Malfor
 from apps.messaging.faults import CONSUMER_AFTER_COMMIT, crash_point
 from apps.messaging.metrics import HANDLE_DURATION, HANDLED
 from apps.messaging.models import InboxMessage
+from apps.messaging.outbox import outbox_batched
 from apps.messaging.topology import WORK_QUEUES, WorkQueue, declare_topology
 
 log = structlog.get_logger("messaging.consumer")
@@ -221,12 +222,13 @@ def _handle_batch_once(spec: ConsumerSpec, work: list[tuple[int, Contract, Handl
                 for _, context in fresh
             ]
         )
-        for message, context in fresh:
-            trace_bind(trace_id=context.trace_id, saga_id=message.saga_id, order_id=message.order_id)
-            try:
-                spec.handlers[context.routing_key](message, context)
-            finally:
-                trace_clear()
+        with outbox_batched(using=spec.using):
+            for message, context in fresh:
+                trace_bind(trace_id=context.trace_id, saga_id=message.saga_id, order_id=message.order_id)
+                try:
+                    spec.handlers[context.routing_key](message, context)
+                finally:
+                    trace_clear()
     return duplicates
 
 

@@ -1,11 +1,13 @@
 """Writing to the outbox: the only way a domain app sends a message."""
 
+import contextlib
+import contextvars
 import uuid
 from functools import partial
 
 from django.db import transaction
 
-from apps.common.sql import sql_insert
+from apps.common.sql import sql_insert, sql_insert_many
 from apps.common.trace import current_trace_id
 from apps.messaging.contracts import Contract
 from apps.messaging.models import OutboxMessage
@@ -27,21 +29,45 @@ def outbox_enqueue(*, using: str, message: Contract, trace_id: str = "") -> uuid
     if not transaction.get_connection(using).in_atomic_block:
         raise OutboxOutsideTransaction(f"outbox_enqueue needs an open transaction on {using!r}")
     message_id = uuid.uuid4()
-    sql_insert(
-        using=using,
-        model=OutboxMessage,
-        values={
-            "message_id": message_id,
-            "exchange": message.exchange,
-            "routing_key": message.routing_key,
-            "message_type": type(message).__name__,
-            "payload": message.to_body(),
-            "trace_id": trace_id or current_trace_id(),
-            "saga_id": message.saga_id,
-        },
-    )
+    row = {
+        "message_id": message_id,
+        "exchange": message.exchange,
+        "routing_key": message.routing_key,
+        "message_type": type(message).__name__,
+        "payload": message.to_body(),
+        "trace_id": trace_id or current_trace_id(),
+        "saga_id": message.saga_id,
+    }
+    batch = _batch.get()
+    if batch is not None and batch[0] == using:
+        batch[1].append(row)
+        return message_id
+    sql_insert(using=using, model=OutboxMessage, values=row)
     transaction.on_commit(partial(relay_kick, using), using=using)
     return message_id
+
+
+_batch: contextvars.ContextVar[tuple[str, list[dict]] | None] = contextvars.ContextVar("outbox_batch", default=None)
+
+
+@contextlib.contextmanager
+def outbox_batched(*, using: str):
+    """Gather the outbox rows ``using`` gets inside the block and insert them in one statement at its end.
+
+    For a consumer handling a batch of messages in one transaction: one round
+    trip for all the replies instead of one each. The block must run inside
+    that transaction; if it raises, nothing is inserted (the transaction is
+    rolled back anyway).
+    """
+    rows: list[dict] = []
+    token = _batch.set((using, rows))
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+    if rows:
+        sql_insert_many(using=using, model=OutboxMessage, rows=rows)
+        transaction.on_commit(partial(relay_kick, using), using=using)
 
 
 def outbox_has_pending(*, using: str, saga_id) -> bool:
