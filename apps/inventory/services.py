@@ -201,12 +201,11 @@ def _decide_once(*, order_id: int, action: str, decide: Callable[[], StockDecisi
     """The decision on record for (order, action), taking it with ``decide`` if there is none.
 
     A repeated command (redelivery, recovery re-send) gets the first decision
-    back. A twin racing in fails on the unique (order_id, action) log row; the
-    savepoint undoes its stock change and it returns the winner's decision.
+    back: its log row fails on the unique (order_id, action), the savepoint
+    undoes whatever stock it moved, and the decision on record is returned. A
+    twin racing in ends the same way. Repeats are rare, so the common path does
+    not look the decision up first.
     """
-    earlier = _decision(order_id=order_id, action=action)
-    if earlier is not None:
-        return earlier
     try:
         with transaction.atomic(using=DATABASE):
             decision = decide()
