@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Sequence
 
 from django.db import connections, models
+from django.db.models import DEFERRED
 from django.utils import timezone
 
 
@@ -25,13 +26,15 @@ def sql_insert(*, using: str, model: type[models.Model], values: dict) -> int:
     Fields left out get their default, or now for ``auto_now``/``auto_now_add``.
     A unique violation raises IntegrityError, as ``create()`` would.
     """
-    connection = connections[using]
-    fields, sql = _insert_statement(model, connection, frozenset(values))
-    now = timezone.now()
-    params = [field.get_db_prep_save(_value(field, values, now), connection) for field in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.lastrowid
+    return _insert(using, model, values)[0]
+
+
+def sql_create(*, using: str, model: type[models.Model], values: dict) -> models.Model:
+    """sql_insert, returning the instance ``create()`` would: the values written, defaults and stamps included."""
+    pk, written = _insert(using, model, values)
+    instance = model(pk=pk, **written)
+    instance._state.adding, instance._state.db = False, using
+    return instance
 
 
 def sql_insert_many(*, using: str, model: type[models.Model], rows: Sequence[dict]) -> None:
@@ -59,7 +62,7 @@ def sql_execute(*, using: str, sql: str, params: Sequence = ()) -> int:
 def sql_rows(
     *, using: str, sql: str, params: Sequence = (), for_update: bool = False, skip_locked: bool = False
 ) -> list[tuple]:
-    """The rows of one SELECT, as tuples of the driver's values (see sql_uuid).
+    """The rows of one SELECT, as tuples of the driver's values (see sql_uuid, sql_instance).
 
     ``for_update`` locks them until the transaction ends, where the database
     locks rows (SQLite serializes writers instead); ``skip_locked`` also passes
@@ -83,6 +86,22 @@ def sql_param(*, using: str, model: type[models.Model], field: str, value):
     return model._meta.get_field(field).get_db_prep_save(value, connections[using])
 
 
+def sql_instance(*, using: str, model: type[models.Model], fields: Sequence[str], row: Sequence) -> models.Model:
+    """A ``model`` instance from ``row``, the values of ``fields`` in that order, loaded as the ORM loads one.
+
+    Each value goes through the backend's and the field's own converters, so
+    datetimes come back aware, UUIDs as UUID and decimals exact on SQLite too.
+    Fields left out are deferred: reading one costs a query, as after ``only()``.
+    """
+    connection = connections[using]
+    loaded = {}
+    for (attname, column, converters), value in zip(_readers(connection, model, tuple(fields)), row, strict=True):
+        for converter in converters:
+            value = converter(value, column, connection)
+        loaded[attname] = value
+    return model.from_db(using, loaded, [loaded.get(field.attname, DEFERRED) for field in model._meta.concrete_fields])
+
+
 def sql_uuid(value) -> uuid.UUID | None:
     """A UUID column as read back: native UUID text on MariaDB, 32 hex digits on SQLite."""
     if value is None or isinstance(value, uuid.UUID):
@@ -91,6 +110,7 @@ def sql_uuid(value) -> uuid.UUID | None:
 
 
 _INSERTS: dict[tuple, tuple[list, str]] = {}
+_READERS: dict[tuple, list[tuple]] = {}
 
 
 def _insert_statement(model: type[models.Model], connection, given: frozenset) -> tuple[list, str]:
@@ -108,6 +128,30 @@ def _insert_statement(model: type[models.Model], connection, given: frozenset) -
         sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
         _INSERTS[key] = (fields, sql)
     return _INSERTS[key]
+
+
+def _readers(connection, model: type[models.Model], fields: tuple[str, ...]) -> list[tuple]:
+    # The converters read only the alias's settings (its time zone), never the connection's state.
+    key = (connection.alias, model, fields)
+    if key not in _READERS:
+        readers = []
+        for name in fields:
+            column = model._meta.get_field(name).cached_col
+            converters = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+            readers.append((column.target.attname, column, converters))
+        _READERS[key] = readers
+    return _READERS[key]
+
+
+def _insert(using: str, model: type[models.Model], values: dict) -> tuple[int, dict]:
+    connection = connections[using]
+    fields, sql = _insert_statement(model, connection, frozenset(values))
+    now = timezone.now()
+    written = {field.attname: _value(field, values, now) for field in fields}
+    params = [field.get_db_prep_save(written[field.attname], connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.lastrowid, written
 
 
 def _has_implicit_value(field) -> bool:

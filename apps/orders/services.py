@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.common.sql import sql_create, sql_execute, sql_insert, sql_instance, sql_param, sql_rows
 from apps.messaging.consumer import Unprocessable
 from apps.messaging.contracts import CommitInventory, ProcessPayment, RefundPayment, ReleaseInventory, ReserveInventory
 from apps.messaging.outbox import outbox_enqueue, outbox_has_pending
@@ -90,19 +91,27 @@ def order_place(
 
 def _order_create(*, user_id: int, product_id: int, quantity: int, total_amount: Decimal, trace_id: str) -> SagaState:
     now = timezone.now()
-    order = Order.objects.create(
-        user_id=user_id,
-        product_id=product_id,
-        quantity=quantity,
-        total_amount=total_amount,
-        status=START.order_status,
+    order = sql_create(
+        using=DATABASE,
+        model=Order,
+        values={
+            "user_id": user_id,
+            "product_id": product_id,
+            "quantity": quantity,
+            "total_amount": total_amount,
+            "status": START.order_status,
+        },
     )
-    saga = SagaState.objects.create(
-        order_id=order.pk,
-        status=START.status,
-        current_step=START.step,
-        trace_id=trace_id,
-        deadline_at=_deadline(START.step, now),
+    saga = sql_create(
+        using=DATABASE,
+        model=SagaState,
+        values={
+            "order_id": order.pk,
+            "status": START.status,
+            "current_step": START.step,
+            "trace_id": trace_id,
+            "deadline_at": _deadline(START.step, now),
+        },
     )
     for command in START.commands:
         outbox_enqueue(using=DATABASE, message=_command(command, saga, order), trace_id=trace_id)
@@ -143,7 +152,7 @@ def saga_apply_event(
 
     Raises Unprocessable when the saga is unknown or belongs to another order.
     """
-    saga = _locked_saga(saga_id=saga_id, order_id=order_id)
+    saga, order = _locked_saga(saga_id=saga_id, order_id=order_id)
     transition = saga_transition(status=saga.status, step=saga.current_step, event=event)
     now = timezone.now()
     if transition is None:
@@ -158,7 +167,7 @@ def saga_apply_event(
             reason=_ignored(reason),
         )
         return None
-    _advance(saga, transition, event=event, now=now, message_id=message_id, reason=reason)
+    _advance(saga, order, transition, event=event, now=now, message_id=message_id, reason=reason)
     return saga
 
 
@@ -169,7 +178,7 @@ def saga_note_commit(
 
     Runs inside the orders consumer's transaction. Raises Unprocessable like saga_apply_event.
     """
-    saga = _locked_saga(saga_id=saga_id, order_id=order_id)
+    saga, _order = _locked_saga(saga_id=saga_id, order_id=order_id)
     if not success:
         log.warning("saga.commit_refused", reason=reason)
     _record(
@@ -183,17 +192,50 @@ def saga_note_commit(
     )
 
 
-def _locked_saga(*, saga_id: uuid.UUID, order_id: int) -> SagaState:
-    saga = SagaState.objects.select_for_update().filter(saga_id=saga_id).first()
-    if saga is None:
+# What a reply needs: the whole saga, and the order's columns its commands and failure reason use.
+_LOCKED_SAGA_FIELDS = (
+    "id",
+    "saga_id",
+    "order_id",
+    "status",
+    "current_step",
+    "created_at",
+    "updated_at",
+    "completed_at",
+    "deadline_at",
+    "trace_id",
+)
+_LOCKED_ORDER_FIELDS = ("id", "product_id", "quantity", "total_amount", "failure_reason")
+# Locks the order row with the saga's: harmless, as every other writer of an order holds its saga's lock first.
+# The column names are this module's constants; the saga id goes through a placeholder.
+_LOCKED_SAGA_SQL = (
+    "SELECT "  # noqa: S608
+    + ", ".join([f"s.{name}" for name in _LOCKED_SAGA_FIELDS] + [f"o.{name}" for name in _LOCKED_ORDER_FIELDS])
+    + " FROM saga_states s JOIN orders o ON o.id = s.order_id WHERE s.saga_id = %s"
+)
+
+
+def _locked_saga(*, saga_id: uuid.UUID, order_id: int) -> tuple[SagaState, Order]:
+    """Lock the saga a reply names, with its order; raise Unprocessable for an unknown saga or another order's."""
+    rows = sql_rows(
+        using=DATABASE,
+        sql=_LOCKED_SAGA_SQL,
+        params=[sql_param(using=DATABASE, model=SagaState, field="saga_id", value=saga_id)],
+        for_update=True,
+    )
+    if not rows:
         raise Unprocessable(f"no saga {saga_id}")
+    split = len(_LOCKED_SAGA_FIELDS)
+    saga = sql_instance(using=DATABASE, model=SagaState, fields=_LOCKED_SAGA_FIELDS, row=rows[0][:split])
     if saga.order_id != order_id:
         raise Unprocessable(f"saga {saga_id} belongs to order {saga.order_id}, not {order_id}")
-    return saga
+    order = sql_instance(using=DATABASE, model=Order, fields=_LOCKED_ORDER_FIELDS, row=rows[0][split:])
+    return saga, order
 
 
 def _advance(
     saga: SagaState,
+    order: Order,
     transition: Transition,
     *,
     event: SagaEvent,
@@ -202,18 +244,35 @@ def _advance(
     reason: str = "",
     actor: str = "",
 ) -> None:
-    """Apply ``transition`` to the locked ``saga``: state, order, commands and history, in the caller's transaction."""
-    order = Order.objects.get(pk=saga.order_id)
+    """Apply ``transition`` to the locked ``saga`` and ``order``: state, commands, history, in the open transaction."""
     from_status, from_step, step_started_at = saga.status, saga.current_step, saga.updated_at
     saga.status, saga.current_step = transition.status, transition.step
     saga.deadline_at = None if transition.terminal else _deadline(transition.step, now)
     if transition.terminal:
         saga.completed_at = now
-    saga.save(update_fields=["status", "current_step", "completed_at", "deadline_at", "updated_at"])
+    saga.updated_at = now
+    sql_execute(
+        using=DATABASE,
+        sql="UPDATE saga_states SET status = %s, current_step = %s, completed_at = %s, deadline_at = %s, "
+        "updated_at = %s WHERE id = %s",
+        params=[
+            saga.status,
+            saga.current_step,
+            _datetime_param(SagaState, "completed_at", saga.completed_at),
+            _datetime_param(SagaState, "deadline_at", saga.deadline_at),
+            _datetime_param(SagaState, "updated_at", now),
+            saga.pk,
+        ],
+    )
     order.status = transition.order_status
     if reason and not order.failure_reason:
         order.failure_reason = reason[:255]
-    order.save(update_fields=["status", "failure_reason", "updated_at"])
+    order.updated_at = now
+    sql_execute(
+        using=DATABASE,
+        sql="UPDATE orders SET status = %s, failure_reason = %s, updated_at = %s WHERE id = %s",
+        params=[order.status, order.failure_reason, _datetime_param(Order, "updated_at", now), order.pk],
+    )
     for command in transition.commands:
         outbox_enqueue(using=DATABASE, message=_command(command, saga, order), trace_id=saga.trace_id)
     transaction.on_commit(
@@ -266,7 +325,8 @@ def saga_expire_deadlines(*, limit: int = 500) -> int:
             if transition is None:
                 continue
             reason = f"{step} got no answer within {settings.SAGA_STEP_DEADLINES[step]:g}s"
-            _advance(saga, transition, event=SagaEvent.DEADLINE_PASSED, now=timezone.now(), reason=reason)
+            order = Order.objects.get(pk=saga.order_id)
+            _advance(saga, order, transition, event=SagaEvent.DEADLINE_PASSED, now=timezone.now(), reason=reason)
         SAGA_DEADLINES_PASSED.labels(step).inc()
         log.warning("saga.deadline_passed", saga_id=str(saga.saga_id), step=step)
         expired += 1
@@ -380,7 +440,8 @@ def _operator_event(*, saga_id: uuid.UUID, actor: str, event: SagaEvent, reason:
         transition = saga_transition(status=saga.status, step=saga.current_step, event=event)
         if transition is None:
             return False
-        _advance(saga, transition, event=event, now=timezone.now(), reason=reason, actor=actor)
+        order = Order.objects.get(pk=saga.order_id)
+        _advance(saga, order, transition, event=event, now=timezone.now(), reason=reason, actor=actor)
     SAGA_OPERATOR_ACTIONS.labels(event.value.lower()).inc()
     log.info("saga.operator_action", saga_id=str(saga_id), actor=actor, saga_event=event.value)
     return True
@@ -416,18 +477,26 @@ def _record(
     reason: str = "",
     actor: str = "",
 ) -> None:
-    SagaHistory.objects.create(
-        saga=saga,
-        at=at,
-        from_status=from_status,
-        from_step=from_step,
-        to_status=saga.status,
-        to_step=saga.current_step,
-        event=str(event),
-        message_id=message_id,
-        reason=reason[:255],
-        actor=actor[:150],
+    sql_insert(
+        using=DATABASE,
+        model=SagaHistory,
+        values={
+            "saga": saga.pk,
+            "at": at,
+            "from_status": from_status,
+            "from_step": from_step,
+            "to_status": saga.status,
+            "to_step": saga.current_step,
+            "event": str(event),
+            "message_id": message_id,
+            "reason": reason[:255],
+            "actor": actor[:150],
+        },
     )
+
+
+def _datetime_param(model: type[Order | SagaState], field: str, value: datetime | None):
+    return sql_param(using=DATABASE, model=model, field=field, value=value)
 
 
 def _command(command: SagaCommand, saga: SagaState, order: Order):

@@ -6,7 +6,15 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, transaction
 
-from apps.common.sql import sql_execute, sql_insert, sql_param, sql_rows, sql_uuid
+from apps.common.sql import (
+    sql_create,
+    sql_execute,
+    sql_insert,
+    sql_instance,
+    sql_param,
+    sql_rows,
+    sql_uuid,
+)
 from apps.messaging.models import InboxMessage, OutboxMessage
 
 pytestmark = pytest.mark.django_db(databases=["orders"])
@@ -62,3 +70,50 @@ def test_statements_take_encoded_parameters_and_return_counts_and_rows():
     assert [(sql_uuid(found), queue) for found, queue in rows] == [(message_id, "q")]
     assert changed == 1
     assert InboxMessage.objects.using("orders").get(message_id=message_id).queue == "q2"
+
+
+def test_sql_create_returns_the_instance_the_row_reads_back_as():
+    created = sql_create(
+        using="orders",
+        model=OutboxMessage,
+        values={
+            "message_id": uuid.uuid4(),
+            "exchange": "saga.commands",
+            "routing_key": "payment.process",
+            "message_type": "ProcessPayment",
+            "payload": {"amount": 19.98},
+            "saga_id": uuid.uuid4(),
+        },
+    )
+
+    assert not created._state.adding
+    assert created._state.db == "orders"
+    assert _fields(created) == _fields(OutboxMessage.objects.using("orders").get(pk=created.pk))
+
+
+def test_sql_instance_loads_a_row_as_the_orm_does_and_defers_the_rest():
+    stored = OutboxMessage.objects.using("orders").create(
+        message_id=uuid.uuid4(),
+        exchange="saga.commands",
+        routing_key="inventory.reserve",
+        message_type="ReserveInventory",
+        payload={"quantity": 2},
+        saga_id=uuid.uuid4(),
+    )
+    fields = ("id", "message_id", "saga_id", "payload", "created_at", "dispatched_at")
+    [row] = sql_rows(
+        using="orders",
+        sql=f"SELECT {', '.join(fields)} FROM messaging_outbox WHERE id = %s",
+        params=[stored.pk],
+    )
+
+    loaded = sql_instance(using="orders", model=OutboxMessage, fields=fields, row=row)
+
+    assert {name: getattr(loaded, name) for name in fields} == {name: getattr(stored, name) for name in fields}
+    assert loaded.created_at.tzinfo is not None
+    assert "routing_key" in loaded.get_deferred_fields()
+    assert loaded.routing_key == "inventory.reserve"
+
+
+def _fields(instance) -> dict:
+    return {field.attname: getattr(instance, field.attname) for field in type(instance)._meta.concrete_fields}

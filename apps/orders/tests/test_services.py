@@ -22,7 +22,7 @@ from apps.messaging.contracts import (
     ReserveInventory,
 )
 from apps.messaging.models import InboxMessage, OutboxMessage
-from apps.orders.models import Order, OrderStatus, SagaState, SagaStatus, SagaStep
+from apps.orders.models import Order, OrderStatus, SagaHistory, SagaState, SagaStatus, SagaStep
 from apps.orders.saga import SagaEvent
 from apps.orders.services import order_place, saga_apply_event, saga_recover
 
@@ -84,6 +84,10 @@ def snapshot(saga: SagaState) -> tuple:
     )
 
 
+def fields(instance) -> dict:
+    return {field.attname: getattr(instance, field.attname) for field in type(instance)._meta.concrete_fields}
+
+
 def make_idle(saga: SagaState, *, for_: timedelta = timedelta(hours=1)) -> None:
     SagaState.objects.filter(pk=saga.pk).update(updated_at=timezone.now() - for_)
 
@@ -128,6 +132,23 @@ def test_each_placed_order_gets_its_own_saga_and_command():
     assert first.order_id != second.order_id
     assert [parsed(row).product_id for row in commands(second)] == [43]
     assert len(commands(first)) == 1
+
+
+@pytest.mark.django_db(databases=ORDERS_DB)
+def test_a_placed_order_returns_the_rows_as_the_orm_reads_them_back():
+    saga = place()
+
+    assert fields(saga) == fields(SagaState.objects.get(pk=saga.pk))
+    assert fields(saga.order) == fields(Order.objects.get(pk=saga.order_id))
+    assert saga.created_at.tzinfo is not None
+    [placed] = SagaHistory.objects.filter(saga=saga)
+    assert (placed.event, placed.from_status, placed.to_status, placed.to_step, placed.message_id) == (
+        "ORDER_PLACED",
+        "",
+        SagaStatus.IN_PROGRESS,
+        SagaStep.RESERVING_INVENTORY,
+        None,
+    )
 
 
 # --- saga_apply_event --------------------------------------------------------------
@@ -227,6 +248,54 @@ def test_a_failed_release_stops_the_saga_where_stock_may_be_held():
     # The first reason is the one the customer sees.
     assert (order.status, order.failure_reason) == (OrderStatus.FAILED, "payment declined")
     assert len(commands(saga)) == 3
+
+
+@pytest.mark.django_db(databases=ORDERS_DB)
+def test_a_step_stores_what_it_returns_and_stamps_saga_order_and_history_alike():
+    saga = place()
+    message_id = uuid.uuid4()
+    apply(saga, RESERVED)
+
+    with transaction.atomic(using="orders"):
+        failed = saga_apply_event(
+            saga_id=saga.saga_id,
+            order_id=saga.order_id,
+            event=PAYMENT_FAILED,
+            reason="card declined",
+            message_id=message_id,
+        )
+
+    stored = SagaState.objects.get(pk=saga.pk)
+    assert fields(failed) == fields(stored)
+    order = Order.objects.get(pk=saga.order_id)
+    assert (order.status, order.failure_reason, order.total_amount) == (
+        OrderStatus.FAILED,
+        "card declined",
+        Decimal("19.98"),
+    )
+    step = SagaHistory.objects.get(saga=saga, event=PAYMENT_FAILED)
+    assert stored.updated_at == order.updated_at == step.at
+    assert stored.updated_at > saga.updated_at
+    assert stored.updated_at.tzinfo is not None
+    assert (step.from_status, step.from_step, step.to_status, step.to_step) == (
+        SagaStatus.IN_PROGRESS,
+        SagaStep.PROCESSING_PAYMENT,
+        SagaStatus.COMPENSATING,
+        SagaStep.RELEASING_INVENTORY,
+    )
+    assert (step.message_id, step.reason, step.actor) == (message_id, "card declined", "")
+
+
+@pytest.mark.django_db(databases=ORDERS_DB)
+def test_a_terminal_step_sets_completed_at_and_clears_the_deadline():
+    saga = place()
+    walk(saga, RESERVED)
+
+    done = apply(saga, PAID)
+
+    stored = SagaState.objects.get(pk=saga.pk)
+    assert fields(done) == fields(stored)
+    assert (stored.deadline_at, stored.completed_at) == (None, stored.updated_at)
 
 
 @pytest.mark.django_db(databases=ORDERS_DB)
