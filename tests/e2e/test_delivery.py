@@ -243,6 +243,9 @@ def rabbitmqctl_close_vhost_connections(vhost: str) -> None:
     rabbitmqctl("close_all_connections", "-p", vhost, "test: broker dropped the connection")
 
 
+UNKNOWN_THREAD_ID = 1094
+
+
 def kill_database_connections(stack) -> int:
     import MySQLdb
 
@@ -254,10 +257,16 @@ def kill_database_connections(stack) -> int:
         names = list(stack.databases.values())
         placeholders = ",".join(["%s"] * len(names))
         cursor.execute(f"SELECT id FROM information_schema.processlist WHERE db IN ({placeholders})", names)
-        ids = [row[0] for row in cursor.fetchall()]
-        for connection_id in ids:
-            cursor.execute(f"KILL CONNECTION {int(connection_id)}")
-        return len(ids)
+        killed = 0
+        for (connection_id,) in cursor.fetchall():
+            try:
+                cursor.execute(f"KILL CONNECTION {int(connection_id)}")
+                killed += 1
+            except MySQLdb.OperationalError as error:
+                # 1094 "Unknown thread id": it closed between the listing and the KILL.
+                if error.args[0] != UNKNOWN_THREAD_ID:
+                    raise
+        return killed
     finally:
         connection.close()
 
