@@ -25,8 +25,8 @@ BROKER_USERS = {
 @pytest.fixture
 def password_stack(tmp_path):
     stack = Stack(tmp_path / "stack")
-    db_user, db_password = f"u{secrets.token_hex(6)}", secrets.token_urlsafe(18)
-    broker_password = {app: secrets.token_urlsafe(18) for app in set(BROKER_USERS.values())}
+    db_user, db_password = f"u{secrets.token_hex(6)}", new_password()
+    broker_password = {app: new_password() for app in set(BROKER_USERS.values())}
     broker_user = {app: f"{stack.vhost}_{app}" for app in broker_password}
     server = MySQLdb.connect(**MARIADB)
     cursor = server.cursor()
@@ -62,6 +62,11 @@ def password_stack(tmp_path):
         for host in ("127.0.0.1", "localhost"):
             cursor.execute(f"DROP USER IF EXISTS '{db_user}'@'{host}'")
         server.close()
+
+
+def new_password() -> str:
+    """A URL-safe random password; never with a leading '-', which rabbitmqctl would read as an option."""
+    return f"p{secrets.token_urlsafe(18)}"
 
 
 def broker_url(user: str, password: str, vhost: str) -> str:
