@@ -12,6 +12,7 @@ stock is received or corrected by hand.
 import dataclasses
 from collections.abc import Callable
 from functools import partial
+from typing import Literal
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -84,13 +85,7 @@ def inventory_reserve(*, order_id: int, product_id: int, quantity: int) -> Stock
 
 
 def _reserve(*, order_id: int, product_id: int, quantity: int) -> StockDecision:
-    taken = sql_execute(
-        using=DATABASE,
-        sql="UPDATE inventories SET available_qty = available_qty - %s, reserved_qty = reserved_qty + %s,"
-        " version = version + 1, updated_at = %s WHERE product_id = %s AND available_qty >= %s",
-        params=[quantity, quantity, _now(), product_id, quantity],
-    )
-    if not taken:
+    if not _move(product_id=product_id, quantity=quantity, source="available_qty", target="reserved_qty"):
         exists = sql_rows(using=DATABASE, sql="SELECT 1 FROM inventories WHERE product_id = %s", params=[product_id])
         return StockDecision(False, product_id, quantity, "insufficient stock" if exists else "product not found")
     # The row lock is ours now: a release of this order has either committed or not started.
@@ -165,26 +160,30 @@ def _commit(*, order_id: int, product_id: int) -> StockDecision:
     reserved_product, reserved = reservation
     if _logged(order_id=order_id, action=InventoryAction.RELEASE):
         return StockDecision(False, reserved_product, reserved, "order already released")
-    sold = sql_execute(
-        using=DATABASE,
-        sql="UPDATE inventories SET reserved_qty = reserved_qty - %s, sold_qty = sold_qty + %s,"
-        " version = version + 1, updated_at = %s WHERE product_id = %s AND reserved_qty >= %s",
-        params=[reserved, reserved, _now(), reserved_product, reserved],
-    )
-    if not sold:
+    if not _move(product_id=reserved_product, quantity=reserved, source="reserved_qty", target="sold_qty"):
         return StockDecision(False, reserved_product, reserved, "reserved stock is missing")
     return StockDecision(True, reserved_product, reserved)
 
 
 def _give_back(*, product_id: int, quantity: int) -> bool:
-    return bool(
-        sql_execute(
-            using=DATABASE,
-            sql="UPDATE inventories SET available_qty = available_qty + %s, reserved_qty = reserved_qty - %s,"
-            " version = version + 1, updated_at = %s WHERE product_id = %s AND reserved_qty >= %s",
-            params=[quantity, quantity, _now(), product_id, quantity],
-        )
+    return _move(product_id=product_id, quantity=quantity, source="reserved_qty", target="available_qty")
+
+
+StockCounter = Literal["available_qty", "reserved_qty", "sold_qty"]
+
+
+def _move(*, product_id: int, quantity: int, source: StockCounter, target: StockCounter) -> bool:
+    """Move ``quantity`` units of the product from one counter to another, only if ``source`` holds them.
+
+    The one way stock changes hands: a conditional UPDATE, so no counter goes below zero and two
+    concurrent moves cannot both take the last unit.
+    """
+    # Both counters are column names from StockCounter; every value goes through a placeholder.
+    sql = (
+        f"UPDATE inventories SET {source} = {source} - %s, {target} = {target} + %s,"  # noqa: S608
+        f" version = version + 1, updated_at = %s WHERE product_id = %s AND {source} >= %s"
     )
+    return bool(sql_execute(using=DATABASE, sql=sql, params=[quantity, quantity, _now(), product_id, quantity]))
 
 
 def _logged(*, order_id: int, action: str, outcome: str | None = None) -> bool:
