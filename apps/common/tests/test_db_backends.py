@@ -1,7 +1,7 @@
 """The database backends keep django-prometheus's query metrics, with one cursor class per connection."""
 
 import pytest
-from django.db import connections
+from django.db import connections, transaction
 from prometheus_client import REGISTRY
 
 pytestmark = pytest.mark.django_db(databases=["orders"])
@@ -25,3 +25,80 @@ def test_cursors_of_one_connection_share_one_wrapper_class():
     with connections["orders"].cursor() as first, connections["orders"].cursor() as second:
         assert type(first.cursor) is type(second.cursor)
         assert type(first.cursor).__name__ == "CursorWrapper"
+
+
+# --- MariaDB: START TRANSACTION instead of toggling autocommit ------------------------
+def _in_transaction(alias: str) -> int:
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SELECT @@in_transaction, @@autocommit")
+        in_transaction, autocommit = cursor.fetchone()
+    assert autocommit == 1, "the session never leaves autocommit mode"
+    return in_transaction
+
+
+def _visible_elsewhere(marker: str) -> bool:
+    """Whether another connection sees the django_migrations row named ``marker``."""
+    import MySQLdb
+
+    settings = connections["orders"].settings_dict
+    other = MySQLdb.connect(
+        host=settings["HOST"] or "127.0.0.1",
+        port=int(settings["PORT"] or 3306),
+        user=settings["USER"],
+        password=settings["PASSWORD"],
+        database=settings["NAME"],
+    )
+    try:
+        cursor = other.cursor()
+        cursor.execute("SELECT COUNT(*) FROM django_migrations WHERE app = %s", [marker])
+        return cursor.fetchone()[0] == 1
+    finally:
+        other.close()
+
+
+def _insert_marker(marker: str) -> None:
+    with connections["orders"].cursor() as cursor:
+        cursor.execute("INSERT INTO django_migrations (app, name, applied) VALUES (%s, 'x', NOW())", [marker])
+
+
+@pytest.mark.mariadb
+@pytest.mark.django_db(databases=["orders"], transaction=True)
+class TestExplicitTransactions:
+    @pytest.fixture(autouse=True)
+    def _remove_markers(self):
+        yield
+        with connections["orders"].cursor() as cursor:
+            cursor.execute("DELETE FROM django_migrations WHERE app LIKE 'txn-%%'")
+
+    def test_atomic_is_one_transaction_committed_at_the_end(self):
+        assert _in_transaction("orders") == 0
+        with transaction.atomic(using="orders"):
+            _insert_marker("txn-commit")
+            assert _in_transaction("orders") == 1
+            assert not _visible_elsewhere("txn-commit")
+        assert _in_transaction("orders") == 0
+        assert _visible_elsewhere("txn-commit")
+
+    def test_an_error_rolls_everything_back(self):
+        with pytest.raises(RuntimeError), transaction.atomic(using="orders"):
+            _insert_marker("txn-rollback")
+            raise RuntimeError
+        assert _in_transaction("orders") == 0
+        assert not _visible_elsewhere("txn-rollback")
+
+    def test_savepoints_work_inside(self):
+        with transaction.atomic(using="orders"):
+            _insert_marker("txn-outer")
+            with pytest.raises(RuntimeError), transaction.atomic(using="orders"):
+                _insert_marker("txn-inner")
+                raise RuntimeError
+        assert _visible_elsewhere("txn-outer")
+        assert not _visible_elsewhere("txn-inner")
+
+    def test_switching_autocommit_back_on_commits_like_the_server_does(self):
+        connection = connections["orders"]
+        connection.set_autocommit(False)
+        _insert_marker("txn-implicit")
+        connection.set_autocommit(True)
+        assert _in_transaction("orders") == 0
+        assert _visible_elsewhere("txn-implicit")
