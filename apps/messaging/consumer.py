@@ -26,10 +26,12 @@ from kombu import Connection, Consumer, Producer, Queue
 from apps.common.sql import sql_insert
 from apps.common.trace import trace_bind, trace_clear, trace_id_from
 from apps.messaging.contracts import CONTRACTS, RETRY_EXCHANGE, Contract, MalformedMessage
+from apps.messaging.dispatch import AfterCommitDispatch, dispatching_after_commit
 from apps.messaging.faults import CONSUMER_AFTER_COMMIT, crash_point
 from apps.messaging.metrics import HANDLE_DURATION, HANDLED
 from apps.messaging.models import InboxMessage
 from apps.messaging.outbox import outbox_batched
+from apps.messaging.publisher import publisher_for
 from apps.messaging.topology import WORK_QUEUES, WorkQueue, declare_topology
 
 log = structlog.get_logger("messaging.consumer")
@@ -251,6 +253,7 @@ class ConsumerWorker:
         self.in_process = self.url.startswith("memory://")
         self.stopping = threading.Event()
         self._producer: Producer | None = None
+        self._dispatch: AfterCommitDispatch | None = None
 
     def install_signal_handlers(self) -> None:
         """SIGTERM/SIGINT finish the message in hand, then stop."""
@@ -258,6 +261,17 @@ class ConsumerWorker:
             signal.signal(signum, lambda *_: self.stopping.set())
 
     def run(self) -> None:
+        if settings.OUTBOX_DISPATCH_AFTER_COMMIT:
+            # The replies this consumer commits are published by it, right after each commit.
+            self._dispatch = AfterCommitDispatch(using=self.spec.using, publisher=publisher_for(self.url))
+        try:
+            with dispatching_after_commit(self._dispatch):
+                self._run()
+        finally:
+            if self._dispatch is not None:
+                self._dispatch.publisher.close()
+
+    def _run(self) -> None:
         backoff = 0.5
         while not self.stopping.is_set():
             try:
@@ -323,7 +337,11 @@ class ConsumerWorker:
         close_old_connections()
         trace_clear()
         started = time.monotonic()
-        results = handle_batch(self.spec, deliveries)
+        try:
+            results = handle_batch(self.spec, deliveries)
+        finally:
+            if self._dispatch is not None:
+                self._dispatch.flush()
         for message, delivery, result in zip(messages, deliveries, results, strict=True):
             self._settle(message, delivery, result, started)
         if self.in_process:

@@ -14,6 +14,8 @@ RELAY_AFTER_PUBLISH = "relay.after_publish"
 # Part of a batch is on the wire, none of it confirmed yet.
 RELAY_MID_PUBLISH = "relay.mid_publish"
 CONSUMER_AFTER_COMMIT = "consumer.after_commit"
+# A consumer published its replies after its commit and has not marked them dispatched yet.
+CONSUMER_AFTER_DISPATCH = "consumer.after_dispatch"
 
 
 def crash_point(name: str) -> None:

@@ -10,6 +10,7 @@ from django.db import transaction
 from apps.common.sql import sql_insert, sql_insert_many
 from apps.common.trace import current_trace_id
 from apps.messaging.contracts import Contract
+from apps.messaging.dispatch import dispatch_for
 from apps.messaging.models import OutboxMessage
 from apps.messaging.relay import relay_kick
 
@@ -22,7 +23,8 @@ def outbox_enqueue(*, using: str, message: Contract, trace_id: str = "") -> uuid
     """Add ``message`` to the outbox of database ``using``; return the row's message_id.
 
     Must run inside ``transaction.atomic(using=using)``, so the message exists if
-    and only if the state change commits. After the commit the relay is nudged.
+    and only if the state change commits. After the commit the relay is nudged,
+    or, in a consumer, the consumer publishes the row itself (apps.messaging.dispatch).
 
     Raises OutboxOutsideTransaction when called outside such a transaction.
     """
@@ -42,9 +44,21 @@ def outbox_enqueue(*, using: str, message: Contract, trace_id: str = "") -> uuid
     if batch is not None and batch[0] == using:
         batch[1].append(row)
         return message_id
-    sql_insert(using=using, model=OutboxMessage, values=row)
-    transaction.on_commit(partial(relay_kick, using), using=using)
+    _insert(using, [row])
     return message_id
+
+
+def _insert(using: str, rows: list[dict]) -> None:
+    dispatch = dispatch_for(using)
+    if dispatch is not None:
+        for row in rows:
+            dispatch.hold_back(row)
+    if len(rows) == 1:
+        sql_insert(using=using, model=OutboxMessage, values=rows[0])
+    else:
+        sql_insert_many(using=using, model=OutboxMessage, rows=rows)
+    after_commit = partial(dispatch.committed, rows) if dispatch is not None else partial(relay_kick, using)
+    transaction.on_commit(after_commit, using=using)
 
 
 _batch: contextvars.ContextVar[tuple[str, list[dict]] | None] = contextvars.ContextVar("outbox_batch", default=None)
@@ -66,8 +80,7 @@ def outbox_batched(*, using: str):
     finally:
         _batch.reset(token)
     if rows:
-        sql_insert_many(using=using, model=OutboxMessage, rows=rows)
-        transaction.on_commit(partial(relay_kick, using), using=using)
+        _insert(using, rows)
 
 
 def outbox_has_pending(*, using: str, saga_id) -> bool:

@@ -219,10 +219,12 @@ def publisher_for_thread() -> ConfirmingPublisher | InProcessPublisher:
     """One long-lived publisher per thread (Celery prefork children each get their own)."""
     publisher = getattr(_local, "publisher", None)
     if publisher is None:
-        url = settings.MESSAGING_BROKER_URL
-        if url.startswith("memory://"):
-            publisher = InProcessPublisher(url)
-        else:
-            publisher = ConfirmingPublisher(url, confirm_timeout=settings.RELAY_CONFIRM_TIMEOUT)
-        _local.publisher = publisher
+        publisher = _local.publisher = publisher_for(settings.MESSAGING_BROKER_URL)
     return publisher
+
+
+def publisher_for(url: str) -> ConfirmingPublisher | InProcessPublisher:
+    """A new publisher to the broker at ``url``: confirming on RabbitMQ, in-process on memory://."""
+    if url.startswith("memory://"):
+        return InProcessPublisher(url)
+    return ConfirmingPublisher(url, confirm_timeout=settings.RELAY_CONFIRM_TIMEOUT)

@@ -84,7 +84,7 @@ def relay_dispatch_batch(*, using: str, publisher, batch_size: int) -> BatchResu
         BATCH_SIZE.labels(using).observe(len(rows))
         started = time.perf_counter()
         try:
-            result = publisher.publish_batch([_outgoing(row) for row in rows])
+            result = publisher.publish_batch([outgoing(row) for row in rows])
         except PublishError:
             PUBLISH_ERRORS.labels(using).inc()
             raise
@@ -126,7 +126,8 @@ def relay_drain(*, using: str, publisher, batch_size: int | None = None, max_bat
     return published
 
 
-def _outgoing(row: Claimed) -> Outgoing:
+def outgoing(row: Claimed) -> Outgoing:
+    """The broker message for an outbox row: its stored body, its trace and saga in the headers."""
     headers = {"trace_id": row.trace_id, "x-retry-count": 0, "x-schema-version": 1}
     if row.saga_id:
         headers["saga_id"] = str(row.saga_id)

@@ -177,6 +177,10 @@ RELAY_BATCH_SIZE = env.int("RELAY_BATCH_SIZE", default=500)
 RELAY_CONFIRM_TIMEOUT = env.float("RELAY_CONFIRM_TIMEOUT", default=10.0)
 # Commits within this window share one relay nudge (the first is nudged at once).
 RELAY_KICK_INTERVAL_MS = env.float("RELAY_KICK_INTERVAL_MS", default=20.0)
+# Consumers publish their own replies right after their commit; the relay picks up
+# whatever they did not confirm and mark once OUTBOX_DISPATCH_GRACE seconds have passed.
+OUTBOX_DISPATCH_AFTER_COMMIT = env.bool("OUTBOX_DISPATCH_AFTER_COMMIT", default=True)
+OUTBOX_DISPATCH_GRACE = env.float("OUTBOX_DISPATCH_GRACE", default=3.0)
 RETRY_MAX_ATTEMPTS = env.int("RETRY_MAX_ATTEMPTS", default=5)
 RETRY_DELAY_MS = env.int("RETRY_DELAY_MS", default=1000)
 CONSUMER_PREFETCH = env.int("CONSUMER_PREFETCH", default=20)

@@ -10,6 +10,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.mariadb, pytest.mark.rabbitmq]
 
 RELAY_POINTS = ["relay.after_claim", "relay.mid_publish", "relay.after_publish"]
 CONSUMERS = ["orders-consumer", "inventory-consumer", "payments-consumer"]
+# After its commit, before it published its replies (left to the relay after the grace);
+# after publishing them, before marking them dispatched (the relay sends them again).
+CONSUMER_POINTS = ["consumer.after_commit", "consumer.after_dispatch"]
 # Each crashing consumer is restarted this many times before it runs clean again.
 CONSUMER_CRASHES = 3
 
@@ -40,18 +43,19 @@ def test_relay_killed_at_each_crash_point(fault_stack, products, point):
     assert relay_child_kills(stack) >= kills_before + 2, figures
 
 
+@pytest.mark.parametrize("point", CONSUMER_POINTS)
 @pytest.mark.parametrize("consumer", CONSUMERS)
-def test_consumer_killed_after_its_commit_before_its_ack(fault_stack, products, consumer):
+def test_consumer_killed_after_its_commit_before_its_ack(fault_stack, products, consumer, point):
     stack = fault_stack
     load = Load(stack, products=products)
     load.wait_placed(0.2)
 
     for _ in range(CONSUMER_CRASHES):
         stack.kill(consumer)
-        process = stack.start(consumer, env={"CRASH_POINTS": "consumer.after_commit"})
+        process = stack.start(consumer, env={"CRASH_POINTS": point})
         stack.wait_until(lambda process=process: process.poll() is not None, timeout=30, what=f"{consumer} crashed")
         assert process.returncode == -9
     stack.start(consumer)
     fault_over = time.monotonic()
 
-    settle(stack, load, fault=f"{consumer} SIGKILLed after commit, before ack (x{CONSUMER_CRASHES})", since=fault_over)
+    settle(stack, load, fault=f"{consumer} SIGKILLed at {point}, before ack (x{CONSUMER_CRASHES})", since=fault_over)

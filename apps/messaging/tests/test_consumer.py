@@ -1,6 +1,5 @@
 """The consumer runtime against MariaDB and RabbitMQ: inbox, retry queue, DLQ."""
 
-import contextlib
 import json
 import time
 import uuid
@@ -12,7 +11,7 @@ from kombu import Connection, Producer
 from apps.messaging.contracts import InventoryReserved, ReserveInventory
 from apps.messaging.models import InboxMessage, OutboxMessage
 from apps.messaging.outbox import outbox_enqueue
-from apps.messaging.tests.workers import running_consumer, wait_for
+from apps.messaging.tests.workers import wait_for
 
 pytestmark = [
     pytest.mark.mariadb,
@@ -31,29 +30,6 @@ def reply(message, context):
         success=True,
     )
     outbox_enqueue(using="orders", message=answer, trace_id=context.trace_id)
-
-
-@pytest.fixture
-def run_consumer(rabbitmq_vhost, settings):
-    settings.RETRY_MAX_ATTEMPTS = 2
-    settings.RETRY_DELAY_MS = 100
-    with contextlib.ExitStack() as workers:
-
-        def start(handler):
-            worker = workers.enter_context(running_consumer(rabbitmq_vhost, handler))
-            wait_for(lambda: queue_exists(rabbitmq_vhost), "the consumer declared its queues")
-            return worker
-
-        yield start
-
-
-def queue_exists(url):
-    try:
-        with Connection(url) as connection:
-            connection.default_channel.queue_declare("inventory.commands.dlq", passive=True)
-        return True
-    except Exception:
-        return False
 
 
 def publish(url, body, *, message_id=None, routing_key="inventory.reserve", headers=None):

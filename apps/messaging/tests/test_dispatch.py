@@ -1,0 +1,105 @@
+"""Consumers publish their replies right after their commit; the relay takes what they leave."""
+
+import contextlib
+import json
+import time
+import uuid
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+from kombu import Connection
+
+from apps.messaging.contracts import InventoryReserved
+from apps.messaging.dispatch import AfterCommitDispatch, dispatching_after_commit
+from apps.messaging.models import OutboxMessage
+from apps.messaging.outbox import outbox_enqueue
+from apps.messaging.publisher import ConfirmingPublisher
+from apps.messaging.relay import relay_dispatch_batch
+from apps.messaging.tests.test_consumer import publish, reply, reserve_body
+from apps.messaging.tests.workers import wait_for
+
+pytestmark = [
+    pytest.mark.mariadb,
+    pytest.mark.rabbitmq,
+    pytest.mark.django_db(databases=["orders"], transaction=True),
+]
+
+outbox = OutboxMessage.objects.using("orders")
+
+
+def order_events(url):
+    with Connection(url) as connection:
+        messages = []
+        while (message := connection.default_channel.basic_get("order.events", no_ack=True)) is not None:
+            messages.append(message)
+        return messages
+
+
+def test_a_consumer_publishes_its_replies_and_marks_them_without_a_relay(run_consumer, rabbitmq_vhost):
+    run_consumer(reply)
+    for order_id in (1, 2, 3):
+        publish(rabbitmq_vhost, reserve_body(order_id=order_id))
+
+    wait_for(lambda: outbox.filter(dispatched_at__isnull=False).count() == 3, "three replies marked dispatched")
+    rows = {str(row.message_id): row for row in outbox.all()}
+    received = []
+    wait_for(lambda: len(received.__iadd__(order_events(rabbitmq_vhost))) == 3, "three replies on order.events")
+    for message in received:
+        row = rows[message.properties["message_id"]]
+        assert json.loads(message.body) == row.payload
+        assert message.headers["trace_id"] == "t-1"
+        # Held back from the relay when written: the consumer had it first.
+        assert row.retry_at > row.created_at
+
+
+def test_rows_a_consumer_could_not_publish_go_out_through_the_relay_after_the_grace(rabbitmq_vhost, settings):
+    # Longer than a refused connection takes to give up (kombu retries once).
+    settings.OUTBOX_DISPATCH_GRACE = 5.0
+    unreachable = ConfirmingPublisher("amqp://guest:guest@127.0.0.1:1//", confirm_timeout=1)
+    dispatch = AfterCommitDispatch(using="orders", publisher=unreachable)
+    message = InventoryReserved(saga_id=uuid.uuid4(), order_id=7, product_id=5, quantity=1, success=True)
+    with dispatching_after_commit(dispatch), transaction.atomic(using="orders"):
+        outbox_enqueue(using="orders", message=message, trace_id="t-2")
+
+    assert dispatch.flush() == 0
+    row = outbox.get()
+    assert row.dispatched_at is None
+    relay = ConfirmingPublisher(rabbitmq_vhost, confirm_timeout=10)
+    try:
+        assert relay_dispatch_batch(using="orders", publisher=relay, batch_size=10).claimed == 0
+        time.sleep(max(0.0, (row.retry_at - timezone.now()).total_seconds()) + 0.1)
+        assert relay_dispatch_batch(using="orders", publisher=relay, batch_size=10).published == 1
+    finally:
+        relay.close()
+    assert outbox.get().dispatched_at is not None
+    [received] = order_events(rabbitmq_vhost)
+    assert received.properties["message_id"] == str(row.message_id)
+
+
+def test_a_rolled_back_transaction_leaves_nothing_to_publish(rabbitmq_vhost):
+    publisher = ConfirmingPublisher(rabbitmq_vhost, confirm_timeout=10)
+    dispatch = AfterCommitDispatch(using="orders", publisher=publisher)
+    message = InventoryReserved(saga_id=uuid.uuid4(), order_id=8, product_id=5, quantity=1, success=True)
+    try:
+        with dispatching_after_commit(dispatch):
+            with contextlib.suppress(RuntimeError), transaction.atomic(using="orders"):
+                outbox_enqueue(using="orders", message=message)
+                raise RuntimeError
+            assert dispatch.flush() == 0
+    finally:
+        publisher.close()
+    assert not outbox.exists()
+    assert dispatch.pending == []
+
+
+def test_switched_off_the_rows_are_left_to_the_relay(run_consumer, rabbitmq_vhost, settings):
+    settings.OUTBOX_DISPATCH_AFTER_COMMIT = False
+    run_consumer(reply)
+    publish(rabbitmq_vhost, reserve_body())
+
+    wait_for(outbox.exists, "the reply written")
+    time.sleep(0.3)
+    row = outbox.get()
+    assert row.dispatched_at is None
+    assert row.retry_at is None
