@@ -263,7 +263,7 @@ class ConsumerWorker:
     def run(self) -> None:
         if settings.OUTBOX_DISPATCH_AFTER_COMMIT:
             # The replies this consumer commits are published by it, right after each commit.
-            self._dispatch = AfterCommitDispatch(using=self.spec.using, publisher=publisher_for(self.url))
+            self._dispatch = AfterCommitDispatch(databases={self.spec.using}, publisher=publisher_for(self.url))
         try:
             with dispatching_after_commit(self._dispatch):
                 self._run()

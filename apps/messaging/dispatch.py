@@ -41,69 +41,80 @@ log = structlog.get_logger("messaging.dispatch")
 
 
 class AfterCommitDispatch:
-    """The rows one consumer's transactions committed on ``using``, waiting to be published by it."""
+    """Outbox rows this process committed on ``databases``, waiting to be published by it.
 
-    def __init__(self, *, using: str, publisher):
-        self.using = using
+    After a failed publish it stands aside for ``OUTBOX_DISPATCH_GRACE`` seconds
+    (rows written meanwhile go the relay's way at once), so an unreachable broker
+    costs one failed attempt per grace, not one per commit.
+    """
+
+    def __init__(self, *, databases, publisher):
+        self.databases = frozenset(databases)
         self.publisher = publisher
-        self.pending: list[dict] = []
+        self.pending: dict[str, list[dict]] = {}
+        self._resume_at = 0.0
+
+    def serves(self, using: str) -> bool:
+        return using in self.databases and time.monotonic() >= self._resume_at
 
     def hold_back(self, row: dict) -> None:
-        """Mark ``row`` (about to be inserted) as the writer's to publish: the relay skips it for the grace."""
+        """Mark ``row`` (about to be inserted) as this process's to publish: the relay skips it for the grace."""
         row["retry_at"] = timezone.now() + timedelta(seconds=settings.OUTBOX_DISPATCH_GRACE)
 
-    def committed(self, rows: list[dict]) -> None:
-        """Called on commit with the rows that transaction wrote."""
-        self.pending.extend(rows)
+    def committed(self, using: str, rows: list[dict]) -> None:
+        """Called on commit with the rows that transaction wrote on ``using``."""
+        self.pending.setdefault(using, []).extend(rows)
 
     def flush(self) -> int:
         """Publish the committed rows, mark the confirmed ones; return how many. Never raises.
 
         Whatever is not confirmed and marked here is left to the relay.
         """
-        rows, self.pending = self.pending, []
-        if not rows:
-            return 0
+        pending, self.pending = self.pending, {}
+        return sum(self._flush(using, rows) for using, rows in pending.items())
+
+    def _flush(self, using: str, rows: list[dict]) -> int:
         started = time.perf_counter()
         try:
             result = self.publisher.publish_batch([outgoing(_claimed(row)) for row in rows])
         except PublishError as exc:
-            PUBLISH_ERRORS.labels(self.using).inc()
-            log.warning("outbox.dispatch_failed", database=self.using, rows=len(rows), error=str(exc))
+            self._resume_at = time.monotonic() + settings.OUTBOX_DISPATCH_GRACE
+            PUBLISH_ERRORS.labels(using).inc()
+            log.warning("outbox.dispatch_failed", database=using, rows=len(rows), error=str(exc))
             return 0
-        PUBLISH_DURATION.labels(self.using).observe(time.perf_counter() - started)
+        PUBLISH_DURATION.labels(using).observe(time.perf_counter() - started)
         crash_point(CONSUMER_AFTER_DISPATCH)
         for message_id, reason in result.failed.items():
-            PUBLISH_FAILURES.labels(self.using).inc()
-            log.error("outbox.publish_failed", database=self.using, message_id=message_id, reason=reason)
+            PUBLISH_FAILURES.labels(using).inc()
+            log.error("outbox.publish_failed", database=using, message_id=message_id, reason=reason)
         confirmed = [uuid.UUID(message_id) for message_id in result.confirmed]
         if confirmed:
             try:
-                self._mark(confirmed)
+                _mark(using, confirmed)
             except DatabaseError as exc:
                 # Published but not marked: the relay publishes them again after the grace (a duplicate).
-                log.warning("outbox.mark_failed", database=self.using, rows=len(confirmed), error=str(exc))
+                log.warning("outbox.mark_failed", database=using, rows=len(confirmed), error=str(exc))
                 return 0
-        PUBLISHED.labels(self.using).inc(len(confirmed))
+        PUBLISHED.labels(using).inc(len(confirmed))
         log.info(
             "outbox.batch_published",
-            database=self.using,
+            database=using,
             published=len(confirmed),
             failed=len(result.failed),
             trace_ids=sorted({row["trace_id"] for row in rows if row["trace_id"]}),
-            by="consumer",
         )
         return len(confirmed)
 
-    def _mark(self, message_ids: list[uuid.UUID]) -> None:
-        def param(field, value):
-            return sql_param(using=self.using, model=OutboxMessage, field=field, value=value)
 
-        sql_execute(
-            using=self.using,
-            sql=f"UPDATE messaging_outbox SET dispatched_at = %s WHERE message_id IN {sql_in(message_ids)}",  # noqa: S608 -- placeholders only
-            params=[param("dispatched_at", timezone.now()), *(param("message_id", value) for value in message_ids)],
-        )
+def _mark(using: str, message_ids: list[uuid.UUID]) -> None:
+    def param(field, value):
+        return sql_param(using=using, model=OutboxMessage, field=field, value=value)
+
+    sql_execute(
+        using=using,
+        sql=f"UPDATE messaging_outbox SET dispatched_at = %s WHERE message_id IN {sql_in(message_ids)}",  # noqa: S608 -- placeholders only
+        params=[param("dispatched_at", timezone.now()), *(param("message_id", value) for value in message_ids)],
+    )
 
 
 def _claimed(row: dict) -> Claimed:
@@ -125,14 +136,14 @@ _current: contextvars.ContextVar[AfterCommitDispatch | None] = contextvars.Conte
 
 
 def dispatch_for(using: str) -> AfterCommitDispatch | None:
-    """The dispatch that publishes rows written on ``using`` in this thread, if a consumer set one."""
+    """The dispatch that publishes rows written on ``using`` in this context, if one is set and serving."""
     dispatch = _current.get()
-    return dispatch if dispatch is not None and dispatch.using == using else None
+    return dispatch if dispatch is not None and dispatch.serves(using) else None
 
 
 @contextlib.contextmanager
 def dispatching_after_commit(dispatch: AfterCommitDispatch | None):
-    """Within the block, outbox rows written on ``dispatch.using`` are left to ``dispatch`` (None: to the relay)."""
+    """Within the block, outbox rows written on the dispatch's databases are left to it (None: to the relay)."""
     token = _current.set(dispatch)
     try:
         yield dispatch

@@ -57,7 +57,7 @@ def _insert(using: str, rows: list[dict]) -> None:
         sql_insert(using=using, model=OutboxMessage, values=rows[0])
     else:
         sql_insert_many(using=using, model=OutboxMessage, rows=rows)
-    after_commit = partial(dispatch.committed, rows) if dispatch is not None else partial(relay_kick, using)
+    after_commit = partial(dispatch.committed, using, rows) if dispatch is not None else partial(relay_kick, using)
     transaction.on_commit(after_commit, using=using)
 
 

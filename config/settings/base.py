@@ -44,6 +44,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "apps.common.middleware.RequestSizeLimitMiddleware",
     "apps.common.middleware.TraceIdMiddleware",
+    "apps.messaging.middleware.OutboxDispatchMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
