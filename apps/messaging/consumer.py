@@ -26,7 +26,7 @@ from kombu import Connection, Consumer, Producer, Queue
 from apps.common.sql import sql_insert
 from apps.common.trace import trace_bind, trace_clear, trace_id_from
 from apps.messaging.contracts import CONTRACTS, RETRY_EXCHANGE, Contract, MalformedMessage
-from apps.messaging.dispatch import AfterCommitDispatch, dispatching_after_commit
+from apps.messaging.dispatch import AfterCommitDispatch, dispatching_after_commit, mark_pending
 from apps.messaging.faults import CONSUMER_AFTER_COMMIT, crash_point
 from apps.messaging.metrics import HANDLE_DURATION, HANDLED
 from apps.messaging.models import InboxMessage
@@ -270,6 +270,7 @@ class ConsumerWorker:
         finally:
             if self._dispatch is not None:
                 self._dispatch.publisher.close()
+                mark_pending()
 
     def _run(self) -> None:
         backoff = 0.5

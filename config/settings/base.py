@@ -182,6 +182,8 @@ RELAY_KICK_INTERVAL_MS = env.float("RELAY_KICK_INTERVAL_MS", default=20.0)
 # whatever they did not confirm and mark once OUTBOX_DISPATCH_GRACE seconds have passed.
 OUTBOX_DISPATCH_AFTER_COMMIT = env.bool("OUTBOX_DISPATCH_AFTER_COMMIT", default=True)
 OUTBOX_DISPATCH_GRACE = env.float("OUTBOX_DISPATCH_GRACE", default=3.0)
+# How often a process marks the rows it published (one UPDATE per database); well inside the grace.
+OUTBOX_MARK_INTERVAL = env.float("OUTBOX_MARK_INTERVAL", default=0.25)
 RETRY_MAX_ATTEMPTS = env.int("RETRY_MAX_ATTEMPTS", default=5)
 RETRY_DELAY_MS = env.int("RETRY_DELAY_MS", default=1000)
 CONSUMER_PREFETCH = env.int("CONSUMER_PREFETCH", default=20)

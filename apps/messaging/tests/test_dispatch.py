@@ -118,9 +118,9 @@ def test_the_web_publishes_what_a_request_committed_once_the_response_is_closed(
     response = client.post("/orders", body, content_type="application/json")
 
     assert response.status_code == 201
-    # The test client closes the response as a server does after sending it.
+    # The test client closes the response as a server does after sending it; the mark follows shortly.
+    wait_for(lambda: outbox.get().dispatched_at is not None, "the row marked dispatched")
     row = outbox.get()
-    assert row.dispatched_at is not None
     with Connection(rabbitmq_vhost) as connection:
         message = connection.default_channel.basic_get("inventory.commands", no_ack=True)
     assert message.properties["message_id"] == str(row.message_id)
