@@ -23,7 +23,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError, close_ol
 from django.utils.module_loading import import_string
 from kombu import Connection, Consumer, Producer, Queue
 
-from apps.common.sql import sql_insert
+from apps.common.sql import sql_in, sql_insert, sql_insert_many, sql_param, sql_rows, sql_uuid
 from apps.common.trace import trace_bind, trace_clear, trace_id_from
 from apps.messaging.contracts import CONTRACTS, RETRY_EXCHANGE, Contract, MalformedMessage
 from apps.messaging.dispatch import AfterCommitDispatch, dispatching_after_commit, mark_pending
@@ -40,6 +40,7 @@ ORIGINAL_ROUTING_KEY = "x-original-routing-key"
 ORIGINAL_EXCHANGE = "x-original-exchange"
 RETRY_COUNT = "x-retry-count"
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+CONNECTION_CHECK_INTERVAL = 1.0
 
 
 class Unprocessable(Exception):
@@ -203,13 +204,19 @@ def handle_batch(spec: ConsumerSpec, deliveries: list[Delivery]) -> list[Result]
 
 
 def _handle_batch_once(spec: ConsumerSpec, work: list[tuple[int, Contract, HandlerContext]]) -> set[int]:
-    inbox = InboxMessage.objects.using(spec.using)
     with transaction.atomic(using=spec.using, durable=True):
-        seen = set(
-            inbox.filter(message_id__in=[context.message_id for _, _, context in work]).values_list(
-                "message_id", flat=True
+        message_ids = [context.message_id for _, _, context in work]
+        seen = {
+            sql_uuid(message_id)
+            for (message_id,) in sql_rows(
+                using=spec.using,
+                sql=f"SELECT message_id FROM messaging_inbox WHERE message_id IN {sql_in(message_ids)}",  # noqa: S608 -- placeholders only
+                params=[
+                    sql_param(using=spec.using, model=InboxMessage, field="message_id", value=value)
+                    for value in message_ids
+                ],
             )
-        )
+        }
         duplicates, fresh = set(), []
         for index, message, context in work:
             if context.message_id in seen:
@@ -218,11 +225,13 @@ def _handle_batch_once(spec: ConsumerSpec, work: list[tuple[int, Contract, Handl
                 seen.add(context.message_id)
                 fresh.append((message, context))
         # A twin committed by another consumer since the read fails this insert: the batch falls back.
-        inbox.bulk_create(
-            [
-                InboxMessage(message_id=context.message_id, queue=spec.queue.name, routing_key=context.routing_key)
+        sql_insert_many(
+            using=spec.using,
+            model=InboxMessage,
+            rows=[
+                {"message_id": context.message_id, "queue": spec.queue.name, "routing_key": context.routing_key}
                 for _, context in fresh
-            ]
+            ],
         )
         with outbox_batched(using=spec.using):
             for message, context in fresh:
@@ -254,6 +263,7 @@ class ConsumerWorker:
         self.stopping = threading.Event()
         self._producer: Producer | None = None
         self._dispatch: AfterCommitDispatch | None = None
+        self._connections_checked = 0.0
 
     def install_signal_handlers(self) -> None:
         """SIGTERM/SIGINT finish the message in hand, then stop."""
@@ -335,7 +345,13 @@ class ConsumerWorker:
             )
             for message in messages
         ]
-        close_old_connections()
+        now = time.monotonic()
+        if now - self._connections_checked >= CONNECTION_CHECK_INTERVAL:
+            # Drops a connection past CONN_MAX_AGE or broken, and makes the next use ping first.
+            # Once a second, not per batch: a connection that dies in between fails the batch's
+            # first statement, and the batch is handled again message by message, reconnecting.
+            close_old_connections()
+            self._connections_checked = now
         trace_clear()
         started = time.monotonic()
         try:
