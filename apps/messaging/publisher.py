@@ -16,6 +16,8 @@ from functools import partial
 
 import amqp
 import structlog
+from amqp import spec as amqp_spec
+from amqp.serialization import dumps as amqp_dumps
 from django.conf import settings
 from kombu import Connection, Producer
 
@@ -58,6 +60,10 @@ class ConfirmingPublisher:
         self._outcomes: dict[int, bool] = {}
         self._returned: dict[str, str] = {}
 
+    def sibling(self) -> "ConfirmingPublisher":
+        """A publisher like this one on a connection of its own (for another thread)."""
+        return type(self)(self._url, confirm_timeout=self._confirm_timeout)
+
     def publish_batch(self, batch: Sequence[Outgoing]) -> PublishResult:
         """Publish ``batch`` and wait once for all its confirms.
 
@@ -81,6 +87,7 @@ class ConfirmingPublisher:
         self._returned.clear()
         timestamp = int(time.time())
         crash_at = crash_after(RELAY_MID_PUBLISH, len(batch))
+        publish = self._publisher(channel)
         with self._corked() as flush:
             for item in batch:
                 message = amqp.Message(
@@ -92,7 +99,7 @@ class ConfirmingPublisher:
                     timestamp=timestamp,
                     application_headers=item.headers,
                 )
-                channel.basic_publish(message, exchange=item.exchange, routing_key=item.routing_key, mandatory=True)
+                publish(message, item.exchange, item.routing_key)
                 tags[self._next_tag] = item.message_id
                 self._next_tag += 1
                 if len(tags) == crash_at:
@@ -114,6 +121,34 @@ class ConfirmingPublisher:
             else:
                 result.failed[message_id] = "nacked by broker"
         return result
+
+    @staticmethod
+    def _publisher(channel):
+        """``publish(message, exchange, routing_key)``: basic.publish, mandatory, straight to the frame writer.
+
+        py-amqp's ``basic_publish`` wraps every message in a socket-timeout context
+        manager and a promise, and serialises the same method arguments again for
+        each message: together about a fifth of the relay's CPU per message. This
+        writes the same method frame (``Basic.Publish``, ``Bssbb``) and content
+        through the connection's own frame writer, with the arguments serialised
+        once per exchange and routing key. Without a frame writer (another
+        transport), it is plain ``basic_publish``.
+        """
+        write_frame = getattr(channel.connection, "frame_writer", None)
+        if write_frame is None:
+            return lambda message, exchange, routing_key: channel.basic_publish(
+                message, exchange=exchange, routing_key=routing_key, mandatory=True
+            )
+        arguments: dict[tuple[str, str], bytes] = {}
+
+        def publish(message, exchange: str, routing_key: str) -> None:
+            key = (exchange, routing_key)
+            packed = arguments.get(key)
+            if packed is None:
+                packed = arguments[key] = amqp_dumps("Bssbb", (0, exchange, routing_key, True, False))
+            write_frame(1, channel.channel_id, amqp_spec.Basic.Publish, packed, message)
+
+        return publish
 
     @contextlib.contextmanager
     def _corked(self):
@@ -189,6 +224,7 @@ class InProcessPublisher:
     """The embedded mode's publisher over kombu's memory transport: delivery is a function call."""
 
     def __init__(self, url: str):
+        self._url = url
         self._connection = Connection(url)
         self._producer = Producer(self._connection.channel())
         declare_topology(self._producer.channel)
@@ -207,6 +243,9 @@ class InProcessPublisher:
                 delivery_mode=2,
             )
         return PublishResult(confirmed={item.message_id for item in batch})
+
+    def sibling(self) -> "InProcessPublisher":
+        return InProcessPublisher(self._url)
 
     def close(self) -> None:
         self._connection.release()

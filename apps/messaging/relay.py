@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import structlog
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -43,13 +43,13 @@ class BatchResult:
 
 class Claimed(NamedTuple):
     pk: int
-    message_id: uuid.UUID
+    message_id: uuid.UUID | str  # a claimed row's is its canonical text, as the column reads on MariaDB
     exchange: str
     routing_key: str
     message_type: str
     body: str
     trace_id: str
-    saga_id: uuid.UUID | None
+    saga_id: uuid.UUID | str | None
     publish_attempts: int
 
 
@@ -70,7 +70,7 @@ def relay_dispatch_batch(*, using: str, publisher, batch_size: int) -> BatchResu
     with transaction.atomic(using=using, durable=True):
         # The payload is read as the JSON text it is stored as and published as is.
         rows = [
-            Claimed(pk, sql_uuid(message_id), *values, sql_uuid(saga_id), attempts)
+            Claimed(pk, _uuid_text(message_id), *values, _uuid_text(saga_id), attempts)
             for pk, message_id, *values, saga_id, attempts in sql_rows(
                 using=using,
                 sql=CLAIM_SQL,
@@ -90,7 +90,7 @@ def relay_dispatch_batch(*, using: str, publisher, batch_size: int) -> BatchResu
             raise
         PUBLISH_DURATION.labels(using).observe(time.perf_counter() - started)
         crash_point(RELAY_AFTER_PUBLISH)
-        confirmed = [row.pk for row in rows if str(row.message_id) in result.confirmed]
+        confirmed = [row.pk for row in rows if row.message_id in result.confirmed]
         if confirmed:
             dispatched_at = sql_param(using=using, model=OutboxMessage, field="dispatched_at", value=timezone.now())
             sql_execute(
@@ -99,7 +99,7 @@ def relay_dispatch_batch(*, using: str, publisher, batch_size: int) -> BatchResu
                 params=[dispatched_at, *confirmed],
             )
         for row in rows:
-            reason = result.failed.get(str(row.message_id))
+            reason = result.failed.get(row.message_id)
             if reason is not None:
                 _record_failure(using, row, reason)
     PUBLISHED.labels(using).inc(len(confirmed))
@@ -114,9 +114,45 @@ def relay_dispatch_batch(*, using: str, publisher, batch_size: int) -> BatchResu
     return BatchResult(len(rows), len(confirmed), len(result.failed))
 
 
-def relay_drain(*, using: str, publisher, batch_size: int | None = None, max_batches: int = 100) -> int:
-    """Publish batches until ``using`` has no claimable row left (or ``max_batches``); return the count."""
+def relay_drain(
+    *, using: str, publisher, batch_size: int | None = None, max_batches: int = 100, drainers: int | None = None
+) -> int:
+    """Publish batches until ``using`` has no claimable row left (or ``max_batches`` each); return the count.
+
+    When the first batch comes back full (a backlog), up to ``drainers`` - 1 more
+    threads drain beside this one, each with its own database connection and
+    broker channel (RELAY_DRAINERS, 2). While one waits for its batch's confirms,
+    the other claims and publishes the next batch: SKIP LOCKED keeps their rows
+    apart, exactly as for two relay processes.
+    """
     batch_size = batch_size or settings.RELAY_BATCH_SIZE
+    drainers = drainers or settings.RELAY_DRAINERS
+    first = relay_dispatch_batch(using=using, publisher=publisher, batch_size=batch_size)
+    if first.claimed < batch_size:
+        return first.published
+    if not connections[using].features.has_select_for_update_skip_locked:
+        drainers = 1  # Without SKIP LOCKED, a second drainer would only queue behind the first.
+    counts = [0] * (drainers - 1)
+    helpers = [
+        threading.Thread(
+            target=_helper_drain,
+            args=(using, publisher.sibling(), batch_size, max_batches, counts, index),
+            name=f"relay-drainer-{index + 1}",
+        )
+        for index in range(drainers - 1)
+    ]
+    for helper in helpers:
+        helper.start()
+    try:
+        own = first.published + _drain(using, publisher, batch_size, max_batches - 1)
+    finally:
+        for helper in helpers:
+            helper.join()
+    log.info("relay.drained", database=using, drainers=[own, *counts])
+    return own + sum(counts)
+
+
+def _drain(using: str, publisher, batch_size: int, max_batches: int) -> int:
     published = 0
     for _ in range(max_batches):
         result = relay_dispatch_batch(using=using, publisher=publisher, batch_size=batch_size)
@@ -126,16 +162,35 @@ def relay_drain(*, using: str, publisher, batch_size: int | None = None, max_bat
     return published
 
 
+def _helper_drain(using: str, publisher, batch_size: int, max_batches: int, counts: list[int], index: int) -> None:
+    try:
+        counts[index] = _drain(using, publisher, batch_size, max_batches)
+    except Exception:  # what it did not publish stays claimable for the next drain
+        log.warning("relay.drainer_failed", database=using, exc_info=True)
+    finally:
+        publisher.close()
+        connections.close_all()
+
+
+def _uuid_text(value) -> str | None:
+    """A UUID column as canonical text: as MariaDB's native UUID reads, or from SQLite's 32 hex digits."""
+    if value is None or (isinstance(value, str) and len(value) == 36):
+        return value
+    return str(sql_uuid(value))
+
+
 def outgoing(row: Claimed) -> Outgoing:
     """The broker message for an outbox row: its stored body, its trace and saga in the headers."""
     headers = {"trace_id": row.trace_id, "x-retry-count": 0, "x-schema-version": 1}
     if row.saga_id:
         headers["saga_id"] = str(row.saga_id)
-    traceparent = traceparent_for(row.trace_id, span_id=row.message_id.hex[:16])
+    message_id = str(row.message_id)
+    # The span is the message id's first 16 hex digits.
+    traceparent = traceparent_for(row.trace_id, span_id=f"{message_id[:8]}{message_id[9:13]}{message_id[14:18]}")
     if traceparent:
         headers["traceparent"] = traceparent
     return Outgoing(
-        message_id=str(row.message_id),
+        message_id=message_id,
         exchange=row.exchange,
         routing_key=row.routing_key,
         body=row.body.encode(),

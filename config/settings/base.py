@@ -176,6 +176,9 @@ CELERY_BEAT_SCHEDULE = {
 # --- Messaging ---------------------------------------------------------------
 RELAY_BATCH_SIZE = env.int("RELAY_BATCH_SIZE", default=500)
 RELAY_CONFIRM_TIMEOUT = env.float("RELAY_CONFIRM_TIMEOUT", default=10.0)
+# Threads (each with its connection and channel) draining a backlog together, so that one
+# claims and publishes while another waits for its confirms.
+RELAY_DRAINERS = env.int("RELAY_DRAINERS", default=2)
 # Commits within this window share one relay nudge (the first is nudged at once).
 RELAY_KICK_INTERVAL_MS = env.float("RELAY_KICK_INTERVAL_MS", default=20.0)
 # Consumers publish their own replies right after their commit; the relay picks up

@@ -249,17 +249,20 @@ class Bench:
         url = f"amqp://guest:guest@127.0.0.1:5672/{vhost}"
         self.stack.stop("relay")
         self.stack.stop("beat")
-        figures = {"batched": [], "one_at_a_time": []}
+        # batched: the relay as it runs (RELAY_DRAINERS threads, batches of RELAY_BATCH_SIZE, confirms
+        # awaited per batch); batched_one_drainer: the same in one thread; one_at_a_time: one thread
+        # waiting for each message's confirm before the next, the comparison point.
+        kinds = (("batched", ConfirmingPublisher, None), ("batched_one_drainer", ConfirmingPublisher, 1))
+        kinds += (("one_at_a_time", SingleConfirmPublisher, 1),)
+        figures = {kind: [] for kind, _, _ in kinds}
         try:
             outbox = OutboxMessage.objects.using("orders")
             for run in range(self.repeats):
-                for kind, publisher in (
-                    ("batched", ConfirmingPublisher(url, confirm_timeout=60)),
-                    ("one_at_a_time", SingleConfirmPublisher(url, confirm_timeout=60)),
-                ):
+                for kind, publisher_class, drainers in kinds:
+                    publisher = publisher_class(url, confirm_timeout=60)
                     ids = _insert_rows(outbox, rows)
                     started = time.perf_counter()
-                    published = relay_drain(using="orders", publisher=publisher, max_batches=10_000)
+                    published = relay_drain(using="orders", publisher=publisher, max_batches=10_000, drainers=drainers)
                     elapsed = time.perf_counter() - started
                     publisher.close()
                     outbox.filter(pk__in=ids).delete()

@@ -136,3 +136,20 @@ def test_two_relays_drain_one_backlog_once(rabbitmq_vhost):
     assert counts["b"] > 0
     assert OutboxMessage.objects.using("orders").filter(dispatched_at__isnull=True).count() == 0
     assert queue_depth(rabbitmq_vhost, "inventory.commands") == 2000
+
+
+def test_a_backlog_is_drained_by_two_threads_each_row_once(rabbitmq_vhost, caplog):
+    add_rows(2000)
+    publisher = ConfirmingPublisher(rabbitmq_vhost, confirm_timeout=30)
+    caplog.set_level("INFO", logger="messaging.relay")
+    try:
+        published = relay_drain(using="orders", publisher=publisher, batch_size=100, drainers=2)
+    finally:
+        publisher.close()
+
+    assert published == 2000
+    [drained] = [r.msg for r in caplog.records if isinstance(r.msg, dict) and r.msg.get("event") == "relay.drained"]
+    assert len(drained["drainers"]) == 2
+    assert all(count > 0 for count in drained["drainers"]), drained
+    assert OutboxMessage.objects.using("orders").filter(dispatched_at__isnull=True).count() == 0
+    assert queue_depth(rabbitmq_vhost, "inventory.commands") == 2000
