@@ -39,10 +39,10 @@ from django.utils import timezone
 
 from apps.common.sql import sql_execute, sql_in, sql_param
 from apps.messaging.faults import CONSUMER_AFTER_DISPATCH, crash_point
-from apps.messaging.metrics import PUBLISH_DURATION, PUBLISH_ERRORS, PUBLISH_FAILURES, PUBLISHED
+from apps.messaging.metrics import PUBLISH_DURATION, PUBLISH_ERRORS, PUBLISH_FAILURES
 from apps.messaging.models import OutboxMessage
 from apps.messaging.publisher import PublishError
-from apps.messaging.relay import Claimed, outgoing
+from apps.messaging.relay import Claimed, note_published, outgoing
 
 log = structlog.get_logger("messaging.dispatch")
 
@@ -97,13 +97,8 @@ class AfterCommitDispatch:
         confirmed = [uuid.UUID(message_id) for message_id in result.confirmed]
         if confirmed:
             _marker().add(using, confirmed)
-        PUBLISHED.labels(using).inc(len(confirmed))
-        log.info(
-            "outbox.batch_published",
-            database=using,
-            published=len(confirmed),
-            failed=len(result.failed),
-            trace_ids=sorted({row["trace_id"] for row in rows if row["trace_id"]}),
+        note_published(
+            log, using, published=len(confirmed), failed=len(result.failed), trace_ids=[row["trace_id"] for row in rows]
         )
         return len(confirmed)
 
