@@ -1,16 +1,16 @@
-"""Publishing a consumer's replies right after its commit, with the relay as the backstop.
+"""Publishing the outbox rows a process committed right after the commit, with the relay as the backstop.
 
-A consumer's transaction writes its replies to the outbox like any other
-writer, but each row carries ``retry_at`` a few seconds ahead
-(``OUTBOX_DISPATCH_GRACE``), which the relay's claim skips. Right after the
-commit the consumer publishes those rows itself, on its own confirming channel,
-waits for the broker's confirms and marks them dispatched. Nothing about
-delivery changes:
+A consumer (for its replies) or a web request (for an order's first command)
+writes its rows to the outbox like any other writer, but each row carries
+``retry_at`` a few seconds ahead (``OUTBOX_DISPATCH_GRACE``), which the relay's
+claim skips. Right after the commit the process publishes those rows itself, on
+its own confirming channel, waits for the broker's confirms and marks them
+dispatched. Nothing about delivery changes:
 
 - the row exists if and only if the state change committed (same transaction);
-- a consumer that dies after the commit, or cannot reach the broker, leaves its
+- a process that dies after the commit, or cannot reach the broker, leaves its
   rows undispatched: once the grace has passed the relay's sweep publishes them;
-- a consumer that dies after publishing and before marking leaves rows the relay
+- a process that dies after publishing and before marking leaves rows the relay
   publishes a second time, which the receivers' inbox absorbs, as for a relay
   that dies between publish and mark.
 

@@ -24,7 +24,8 @@ def outbox_enqueue(*, using: str, message: Contract, trace_id: str = "") -> uuid
 
     Must run inside ``transaction.atomic(using=using)``, so the message exists if
     and only if the state change commits. After the commit the relay is nudged,
-    or, in a consumer, the consumer publishes the row itself (apps.messaging.dispatch).
+    or, in a consumer or a web request, that process publishes the row itself
+    (apps.messaging.dispatch).
 
     Raises OutboxOutsideTransaction when called outside such a transaction.
     """
