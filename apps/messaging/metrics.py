@@ -32,7 +32,9 @@ PUBLISH_FAILURES = Counter(
     "outbox_publish_failures_total", "Outbox rows the broker refused (unroutable or nacked)", ["database"]
 )
 PUBLISH_ERRORS = Counter(
-    "outbox_publish_errors_total", "Relay batches that failed as a whole (broker unreachable, no confirm)", ["database"]
+    "outbox_publish_errors_total",
+    "Publish batches (relay, or a process after its commit) that failed as a whole (broker unreachable, no confirm)",
+    ["database"],
 )
 BATCH_SIZE = Histogram(
     "relay_batch_size",
@@ -42,7 +44,7 @@ BATCH_SIZE = Histogram(
 )
 PUBLISH_DURATION = Histogram(
     "outbox_publish_duration_seconds",
-    "Time to publish one relay batch and receive all its confirms",
+    "Time to publish one batch (relay, or a process after its commit) and receive all its confirms",
     ["database"],
     buckets=LATENCY_BUCKETS,
 )
