@@ -64,9 +64,11 @@ class AfterCommitDispatch:
     def serves(self, using: str) -> bool:
         return using in self.databases and time.monotonic() >= self._resume_at
 
-    def hold_back(self, row: dict) -> None:
-        """Mark ``row`` (about to be inserted) as this process's to publish: the relay skips it for the grace."""
-        row["retry_at"] = timezone.now() + timedelta(seconds=settings.OUTBOX_DISPATCH_GRACE)
+    def hold_back(self, rows: list[dict]) -> None:
+        """Mark ``rows`` (about to be inserted) as this process's to publish: the relay skips them for the grace."""
+        retry_at = timezone.now() + timedelta(seconds=settings.OUTBOX_DISPATCH_GRACE)
+        for row in rows:
+            row["retry_at"] = retry_at
 
     def committed(self, using: str, rows: list[dict]) -> None:
         """Called on commit with the rows that transaction wrote on ``using``."""

@@ -52,13 +52,14 @@ def outbox_enqueue(*, using: str, message: Contract, trace_id: str = "") -> uuid
 def _insert(using: str, rows: list[dict]) -> None:
     dispatch = dispatch_for(using)
     if dispatch is not None:
-        for row in rows:
-            dispatch.hold_back(row)
+        dispatch.hold_back(rows)
+        after_commit = partial(dispatch.committed, using, rows)
+    else:
+        after_commit = partial(relay_kick, using)
     if len(rows) == 1:
         sql_insert(using=using, model=OutboxMessage, values=rows[0])
     else:
         sql_insert_many(using=using, model=OutboxMessage, rows=rows)
-    after_commit = partial(dispatch.committed, using, rows) if dispatch is not None else partial(relay_kick, using)
     transaction.on_commit(after_commit, using=using)
 
 
