@@ -23,6 +23,44 @@ def test_every_statement_is_still_counted_per_alias():
     assert executed("orders") - before == 2
 
 
+def sample(name: str, alias: str, **labels) -> float:
+    vendor = connections[alias].vendor
+    return REGISTRY.get_sample_value(name, {"alias": alias, "vendor": vendor, **labels}) or 0.0
+
+
+def test_statements_are_timed_and_batches_counted_per_row():
+    before = {
+        name: sample(name, "orders")
+        for name in ("django_db_query_duration_seconds_count", "django_db_execute_many_total")
+    }
+    with connections["orders"].cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.executemany("UPDATE django_migrations SET app = app WHERE id = %s", [(1,), (2,), (3,)])
+
+    assert (
+        sample("django_db_query_duration_seconds_count", "orders") - before["django_db_query_duration_seconds_count"]
+        == 2
+    )
+    assert sample("django_db_execute_many_total", "orders") - before["django_db_execute_many_total"] == 3
+
+
+def _fail(cursor) -> str:
+    try:
+        cursor.execute("SELECT * FROM no_such_table")
+    except Exception as exc:  # Django's error, caused by the driver's, which the metric names
+        return type(exc.__cause__ or exc).__name__
+    raise AssertionError("the statement did not fail")
+
+
+def test_a_failed_statement_still_raises_and_is_counted_by_exception_type():
+    with connections["orders"].cursor() as cursor:
+        error_type = _fail(cursor)
+        before = sample("django_db_errors_total", "orders", type=error_type)
+        assert _fail(cursor) == error_type
+
+    assert sample("django_db_errors_total", "orders", type=error_type) - before == 1
+
+
 def test_cursors_of_one_connection_share_one_wrapper_class():
     with connections["orders"].cursor() as first, connections["orders"].cursor() as second:
         assert type(first.cursor) is type(second.cursor)

@@ -1,6 +1,7 @@
 from django.utils.functional import cached_property
 from django_prometheus.db.backends.mysql import base
-from django_prometheus.db.common import ExportingCursorWrapper
+
+from config.db_backends import exporting_cursor_class
 
 DatabaseFeatures = base.DatabaseFeatures
 
@@ -52,4 +53,4 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     @cached_property
     def _exporting_cursor_class(self):
-        return ExportingCursorWrapper(self.CURSOR_CLASS, self.alias, self.vendor)
+        return exporting_cursor_class(self.CURSOR_CLASS, self.alias, self.vendor)

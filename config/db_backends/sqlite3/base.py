@@ -1,6 +1,7 @@
 from django.utils.functional import cached_property
 from django_prometheus.db.backends.sqlite3 import base
-from django_prometheus.db.common import ExportingCursorWrapper
+
+from config.db_backends import exporting_cursor_class
 
 DatabaseFeatures = base.DatabaseFeatures
 
@@ -11,4 +12,4 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     @cached_property
     def _exporting_cursor_class(self):
-        return ExportingCursorWrapper(self.CURSOR_CLASS, self.alias, self.vendor)
+        return exporting_cursor_class(self.CURSOR_CLASS, self.alias, self.vendor)
