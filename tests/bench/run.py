@@ -143,6 +143,31 @@ def cpu_per_saga(before: dict[str, float], after: dict[str, float], sagas: int) 
     return {key: round(seconds * 1000 / max(sagas, 1), 2) for key, seconds in sorted(used.items())}
 
 
+def busy_fraction(interval: float = 1.0) -> float:
+    """How busy the machine's CPUs were over the next ``interval`` seconds (0 idle, 1 saturated)."""
+
+    def sample():
+        with open("/proc/stat") as handle:
+            ticks = [int(value) for value in handle.readline().split()[1:]]
+        return sum(ticks), ticks[3] + ticks[4]  # idle + iowait
+
+    total_before, idle_before = sample()
+    time.sleep(interval)
+    total_after, idle_after = sample()
+    return 1 - (idle_after - idle_before) / max(total_after - total_before, 1)
+
+
+def wait_quiet(*, below: float = 0.15, timeout: float = 120) -> float:
+    """Wait until the machine is quiet: what a previous section left (MariaDB purging, a backlog) must not
+    eat into the next one's figures. Returns the seconds waited."""
+    started = time.monotonic()
+    while busy_fraction() > below and time.monotonic() - started < timeout:
+        pass
+    waited = time.monotonic() - started
+    log(f"machine quiet after {waited:.1f}s")
+    return round(waited, 1)
+
+
 # --- measurements ------------------------------------------------------------------
 class Bench:
     def __init__(self, stack: Stack, *, repeats: int, seconds: int):
@@ -190,6 +215,7 @@ class Bench:
     def intake(self, baseline_port: int) -> dict:
         ours, baseline, end_to_end = [], [], []
         for run in range(self.repeats):
+            wait_quiet()
             before = self.max_order_id()
             log(f"intake run {run + 1}: POST /orders, wrk 50 connections, {self.seconds}s")
             cpu_before = cpu_seconds(self.stack)
@@ -200,6 +226,7 @@ class Bench:
             figures["drain_after_load_s"] = round(drain, 1)
             end_to_end.append(figures)
             log(f"  ours {ours[-1]['rps']} req/s, sagas {figures}")
+            wait_quiet()
             before = self.max_order_id()
             log(f"intake run {run + 1}: baseline view")
             baseline.append(wrk(baseline_port, seconds=self.seconds))
@@ -217,6 +244,7 @@ class Bench:
     def open_loop(self, rates: list[int]) -> list[dict]:
         results = []
         for rate in rates:
+            wait_quiet()
             before = self.max_order_id()
             log(f"open loop: {rate} orders/s for {self.seconds}s")
             cpu_before = cpu_seconds(self.stack)
@@ -261,6 +289,7 @@ class Bench:
                 for kind, publisher_class, drainers in kinds:
                     publisher = publisher_class(url, confirm_timeout=60)
                     ids = _insert_rows(outbox, rows)
+                    wait_quiet()
                     started = time.perf_counter()
                     published = relay_drain(using="orders", publisher=publisher, max_batches=10_000, drainers=drainers)
                     elapsed = time.perf_counter() - started
@@ -285,6 +314,7 @@ class Bench:
         for run in range(self.repeats):
             product_id = 9001 + run
             self.stack.seed(product_id, stock)
+            wait_quiet()
             before = self.max_order_id()
             started = time.monotonic()
             with concurrent.futures.ThreadPoolExecutor(max_workers=50) as pool:
