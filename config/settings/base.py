@@ -41,7 +41,6 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "apps.common.middleware.RequestSizeLimitMiddleware",
     "apps.common.middleware.TraceIdMiddleware",
     "apps.messaging.middleware.OutboxDispatchMiddleware",
@@ -49,7 +48,6 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.common.CommonMiddleware",
     "apps.common.middleware.BrowserMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 # Run by BrowserMiddleware, in this order, for requests with a cookie, asking for HTML, or
 # under BROWSER_PATHS; an API call without any of these skips them (apps/common/middleware.py).

@@ -108,7 +108,8 @@ def test_metrics_report_completed_and_compensated_sagas_from_every_process(stack
     assert orchestrator[("saga_step_duration_seconds_count", (("step", "PROCESSING_PAYMENT"),))] >= 2
     web = stack.metrics("web")
     assert web[("http_requests_total", (("method", "POST"), ("route", "/orders"), ("status", "201")))] >= 2
-    assert any(name == "django_http_requests_total_by_method_total" for name, _ in web)
+    assert web[("django_db_execute_total", (("alias", "orders"), ("vendor", "mysql")))] >= 4
+    assert not [name for name, _ in web if name.startswith("django_http_")], "HTTP is counted once, as http_*"
     # The web publishes each saga's first command, the orchestrator the next ones, after their commits.
     assert web[("outbox_published_total", (("database", "orders"),))] >= 2
     assert orchestrator[("outbox_published_total", (("database", "orders"),))] >= 2
