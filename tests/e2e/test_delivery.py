@@ -1,5 +1,6 @@
 """Delivery faults against the real processes: duplicates, re-sends, stale events, poison, relay crashes."""
 
+import concurrent.futures
 import json
 import re
 import signal
@@ -178,19 +179,22 @@ def test_with_no_relay_running_the_web_and_the_consumers_carry_sagas_to_the_end(
 
 
 def test_two_relays_drain_one_backlog_with_effects_once(make_stack):
-    # One nudge per commit (no coalescing) queues many drain tasks, so both relays get some.
+    # Both relays are up before the orders come, eight at a time, each commit nudging (no
+    # coalescing): the nudges queue drain tasks that both relays take, and their drains overlap
+    # on the same rows. Started after a backlog, the first relay up would drain all of it alone.
     stack = make_stack(RELAY_BATCH_SIZE=10, RELAY_KICK_INTERVAL_MS=0)
     stack.start("web", env=WEB_THROUGH_THE_RELAY)
     for consumer in ("orders-consumer", "inventory-consumer", "payments-consumer"):
         stack.start(consumer)
-    stack.wait_until(stack._web_ready, timeout=60, what="web up")
-    stack.seed(2201, 1000)
-    placed = [stack.place_order(product_id=2201, quantity=1)["order_id"] for _ in range(200)]
-    assert stack.sql("orders", "SELECT COUNT(*) FROM messaging_outbox WHERE dispatched_at IS NULL")[0][0] == 200
-
     stack.start("relay", instance="-a")
     stack.start("relay", instance="-b")
     stack.start("beat")
+    stack.wait_until(stack._web_ready, timeout=60, what="web up")
+    for key in ("relay-a", "relay-b"):
+        stack.wait_until(lambda key=key: " ready." in stack.log(key), timeout=60, what=f"{key} up")
+    stack.seed(2201, 1000)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        placed = list(pool.map(lambda _: stack.place_order(product_id=2201, quantity=1)["order_id"], range(200)))
 
     statuses = stack.wait_terminal(placed, timeout=120)
     assert set(statuses.values()) == {"CONFIRMED"}
