@@ -129,7 +129,7 @@ class OrdersApi(APIView):
                 code="IDEMPOTENCY_KEY_REUSED",
                 message=f"{IDEMPOTENCY_KEY_HEADER} was already used with a different request body.",
             ) from None
-        # PlacedSerializer's shape, built directly: the serializer documents it; running it cost 5% of the request.
+        # PlacedSerializer's shape, built directly: the serializer documents it; running it cost 34 µs a request.
         body = {"order_id": saga.order_id, "saga_id": str(saga.saga_id), "status": str(saga.response_status)}
         response = Response(body, status=status.HTTP_201_CREATED)
         if saga.replayed:
