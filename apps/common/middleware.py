@@ -5,6 +5,7 @@ import structlog
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.exception import convert_exception_to_response
+from django.utils.cache import patch_vary_headers
 from django.utils.module_loading import import_string
 from prometheus_client import Counter, Histogram
 
@@ -107,7 +108,9 @@ class BrowserMiddleware:
     call with none of these has no session to load, no CSRF cookie to check (the
     API's views are CSRF-exempt unless session-authenticated, and a session needs
     a cookie) and no page to frame, so it skips them: about 4% of POST /orders' CPU.
-    DRF still authenticates it (basic auth, or no session: anonymous).
+    DRF still authenticates it (basic auth, or no session: anonymous). Its answer
+    still says ``Vary: Cookie``, as the session's did: a cache must not hand it to
+    a client that has a session.
     """
 
     def __init__(self, get_response):
@@ -131,7 +134,11 @@ class BrowserMiddleware:
             or "text/html" in meta.get("HTTP_ACCEPT", "")
             or request.path_info.startswith(self.paths)
         )
-        return self.browser(request) if request.browser else self.get_response(request)
+        if request.browser:
+            return self.browser(request)
+        response = self.get_response(request)
+        patch_vary_headers(response, ("Cookie",))
+        return response
 
     def process_view(self, request, view, args, kwargs):
         if not getattr(request, "browser", False):
