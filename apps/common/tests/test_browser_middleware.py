@@ -68,7 +68,8 @@ def test_view_hooks_run_for_browser_requests_only():
     factory = RequestFactory()
     with_cookie = factory.post("/somewhere", HTTP_COOKIE="csrftoken=abc")
     api_call = factory.post("/somewhere")
-    middleware(with_cookie), middleware(api_call)
+    middleware(with_cookie)
+    middleware(api_call)
 
     refused = middleware.process_view(with_cookie, ok, (), {})
 
