@@ -26,7 +26,6 @@ import atexit
 import contextlib
 import contextvars
 import json
-import os
 import threading
 import time
 import uuid
@@ -37,6 +36,7 @@ from django.conf import settings
 from django.db import DatabaseError, connections
 from django.utils import timezone
 
+from apps.common.process import PerProcess
 from apps.common.sql import sql_execute, sql_in, sql_param
 from apps.messaging.faults import CONSUMER_AFTER_DISPATCH, crash_point
 from apps.messaging.metrics import PUBLISH_DURATION, PUBLISH_ERRORS, PUBLISH_FAILURES
@@ -114,7 +114,6 @@ class Marker:
 
     def __init__(self, interval: float):
         self.interval = interval
-        self.pid = os.getpid()
         self.lock = threading.Lock()
         self.pending: dict[str, list[uuid.UUID]] = {}
         threading.Thread(target=self._run, name="outbox-marker", daemon=True).start()
@@ -143,23 +142,15 @@ class Marker:
                 connections[using].close_if_unusable_or_obsolete()
 
 
-_marker_instance: Marker | None = None
-_marker_lock = threading.Lock()
-
-
-def _marker() -> Marker:
-    """This process's marker; a forked child (gunicorn, Celery prefork) starts its own."""
-    global _marker_instance
-    with _marker_lock:
-        if _marker_instance is None or _marker_instance.pid != os.getpid():
-            _marker_instance = Marker(settings.OUTBOX_MARK_INTERVAL)
-        return _marker_instance
+# This process's marker; a forked child (gunicorn, Celery prefork) starts its own.
+_marker = PerProcess(lambda: Marker(settings.OUTBOX_MARK_INTERVAL))
 
 
 def mark_pending() -> None:
     """Mark now what this process has published and not marked yet (a consumer stopping calls it)."""
-    if _marker_instance is not None and _marker_instance.pid == os.getpid():
-        _marker_instance.mark_pending()
+    marker = _marker.current()
+    if marker is not None:
+        marker.mark_pending()
 
 
 def _mark(using: str, message_ids: list[uuid.UUID]) -> None:

@@ -9,7 +9,6 @@ auto-increment ids commit out of order.
 """
 
 import dataclasses
-import os
 import threading
 import time
 import uuid
@@ -22,6 +21,7 @@ from django.db import connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps.common.process import PerProcess
 from apps.common.sql import sql_execute, sql_in, sql_param, sql_rows, sql_uuid
 from apps.common.trace import traceparent_for
 from apps.messaging.faults import RELAY_AFTER_CLAIM, RELAY_AFTER_PUBLISH, crash_point
@@ -255,7 +255,6 @@ class RelayKicker:
         self.pending: set[str] = set()
         self.lock = threading.Lock()
         self.wake = threading.Event()
-        self.pid = os.getpid()
         threading.Thread(target=self._run, name="relay-kicker", daemon=True).start()
 
     def request(self, using: str) -> None:
@@ -279,17 +278,5 @@ class RelayKicker:
             time.sleep(self.interval)
 
 
-_kicker_instance: RelayKicker | None = None
-_kicker_lock = threading.Lock()
-
-
-def _kicker() -> RelayKicker:
-    """This process's kicker; a forked child (gunicorn, Celery prefork) starts its own."""
-    global _kicker_instance
-    kicker = _kicker_instance
-    if kicker is None or kicker.pid != os.getpid():
-        with _kicker_lock:
-            if _kicker_instance is None or _kicker_instance.pid != os.getpid():
-                _kicker_instance = RelayKicker(settings.RELAY_KICK_INTERVAL_MS / 1000)
-            kicker = _kicker_instance
-    return kicker
+# This process's kicker; a forked child (gunicorn, Celery prefork) starts its own.
+_kicker = PerProcess(lambda: RelayKicker(settings.RELAY_KICK_INTERVAL_MS / 1000))
