@@ -157,15 +157,13 @@ def busy_fraction(interval: float = 1.0) -> float:
     return 1 - (idle_after - idle_before) / max(total_after - total_before, 1)
 
 
-def wait_quiet(*, below: float = 0.15, timeout: float = 120) -> float:
+def wait_quiet(*, below: float = 0.15, timeout: float = 120) -> None:
     """Wait until the machine is quiet: what a previous section left (MariaDB purging, a backlog) must not
-    eat into the next one's figures. Returns the seconds waited."""
+    eat into the next one's figures. Logs the seconds waited."""
     started = time.monotonic()
     while busy_fraction() > below and time.monotonic() - started < timeout:
         pass
-    waited = time.monotonic() - started
-    log(f"machine quiet after {waited:.1f}s")
-    return round(waited, 1)
+    log(f"machine quiet after {time.monotonic() - started:.1f}s")
 
 
 # --- measurements ------------------------------------------------------------------
