@@ -1,4 +1,4 @@
-"""Inventory's commands: reserve, release and commit stock, reply through the outbox."""
+"""Inventory's commands: reserve, release and commit stock, reply through the outbox (a commit only when refused)."""
 
 from apps.inventory.services import DATABASE, StockDecision, inventory_commit, inventory_release, inventory_reserve
 from apps.messaging.consumer import HandlerContext
@@ -24,8 +24,11 @@ def on_release(message: ReleaseInventory, context: HandlerContext) -> None:
 
 
 def on_commit(message: CommitInventory, context: HandlerContext) -> None:
+    """Move the order's reservation to sold. Only a refusal is answered: the saga completed before the commit
+    was sent and waits for nothing, so a successful commit's answer would be a message that changes nothing."""
     decision = inventory_commit(order_id=message.order_id, product_id=message.product_id)
-    _reply(InventoryCommitted, message, decision, context)
+    if not decision.success:
+        _reply(InventoryCommitted, message, decision, context)
 
 
 def _reply(reply_type, command, decision: StockDecision, context: HandlerContext) -> None:

@@ -174,7 +174,9 @@ def saga_apply_event(
 def saga_note_commit(
     *, saga_id: uuid.UUID, order_id: int, success: bool, reason: str = "", message_id: uuid.UUID | None = None
 ) -> None:
-    """Note in a completed saga's history that inventory committed (or refused) its reservation.
+    """Note in a completed saga's history that inventory refused (or, from older versions, applied) its commit.
+
+    Inventory answers a commit only to refuse it; an applied commit is in inventory's own log.
 
     Runs inside the orders consumer's transaction. Raises Unprocessable like saga_apply_event.
     """

@@ -100,16 +100,30 @@ def test_conservation_holds_through_every_kind_of_move(product):
     assert available + reserved + sold == 10
 
 
-@pytest.mark.django_db(databases=INVENTORY_DB)
-def test_on_commit_replies_with_the_decision(product):
-    reserve(100)
-    command = CommitInventory(saga_id=SAGA_ID, order_id=100, product_id=1, quantity=3)
+def handle_commit(order_id: int) -> list[OutboxMessage]:
+    """Run the consumer's handler for a commit of ``order_id``; return the replies it wrote."""
+    command = CommitInventory(saga_id=SAGA_ID, order_id=order_id, product_id=1, quantity=3)
     context = HandlerContext(using="inventory", message_id=uuid.uuid4(), routing_key=command.routing_key, trace_id="t")
-
     in_consumer(lambda: on_commit(command, context))
+    return list(OutboxMessage.objects.using("inventory").filter(routing_key="inventory.committed"))
 
-    [reply] = OutboxMessage.objects.using("inventory").all()
-    assert reply.routing_key == "inventory.committed"
+
+@pytest.mark.django_db(databases=INVENTORY_DB)
+def test_on_commit_sends_no_answer_when_the_commit_is_applied(product):
+    reserve(100)
+
+    assert handle_commit(100) == []
+    assert stock() == (7, 0, 3)
+
+
+@pytest.mark.django_db(databases=INVENTORY_DB)
+def test_on_commit_answers_a_refusal(product):
+    reserve(100)
+    release(100)
+
+    [reply] = handle_commit(100)
+
     assert InventoryCommitted.from_body(reply.payload) == InventoryCommitted(
-        saga_id=SAGA_ID, order_id=100, product_id=1, quantity=3, success=True
+        saga_id=SAGA_ID, order_id=100, product_id=1, quantity=3, success=False, reason="order already released"
     )
+    assert stock() == (10, 0, 0)
