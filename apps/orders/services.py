@@ -207,7 +207,7 @@ _LOCKED_SAGA_FIELDS = (
     "deadline_at",
     "trace_id",
 )
-_LOCKED_ORDER_FIELDS = ("id", "product_id", "quantity", "total_amount", "failure_reason")
+_LOCKED_ORDER_FIELDS = ("id", "product_id", "quantity", "total_amount", "status", "failure_reason")
 # Locks the order row with the saga's: harmless, as every other writer of an order holds its saga's lock first.
 # The column names are this module's constants; the saga id goes through a placeholder.
 _LOCKED_SAGA_SQL = (
@@ -266,15 +266,15 @@ def _advance(
             saga.pk,
         ],
     )
-    order.status = transition.order_status
-    if reason and not order.failure_reason:
-        order.failure_reason = reason[:255]
-    order.updated_at = now
-    sql_execute(
-        using=DATABASE,
-        sql="UPDATE orders SET status = %s, failure_reason = %s, updated_at = %s WHERE id = %s",
-        params=[order.status, order.failure_reason, _datetime_param(Order, "updated_at", now), order.pk],
-    )
+    status, failure_reason = transition.order_status, order.failure_reason or reason[:255]
+    if (status, failure_reason) != (order.status, order.failure_reason):
+        # Most steps leave the order as it was (PENDING while reserving and paying): no write, no new updated_at.
+        order.status, order.failure_reason, order.updated_at = status, failure_reason, now
+        sql_execute(
+            using=DATABASE,
+            sql="UPDATE orders SET status = %s, failure_reason = %s, updated_at = %s WHERE id = %s",
+            params=[order.status, order.failure_reason, _datetime_param(Order, "updated_at", now), order.pk],
+        )
     for command in transition.commands:
         outbox_enqueue(using=DATABASE, message=_command(command, saga, order), trace_id=saga.trace_id)
     transaction.on_commit(

@@ -287,6 +287,19 @@ def test_a_step_stores_what_it_returns_and_stamps_saga_order_and_history_alike()
 
 
 @pytest.mark.django_db(databases=ORDERS_DB)
+def test_a_step_that_leaves_the_order_as_it_was_does_not_write_it():
+    saga = place()
+    placed = Order.objects.get(pk=saga.order_id)
+
+    reserved = apply(saga, RESERVED)
+
+    order = Order.objects.get(pk=saga.order_id)
+    assert (order.status, order.failure_reason, order.updated_at) == (OrderStatus.PENDING, "", placed.updated_at)
+    assert reserved.updated_at > placed.updated_at
+    assert SagaState.objects.get(pk=saga.pk).current_step == SagaStep.PROCESSING_PAYMENT
+
+
+@pytest.mark.django_db(databases=ORDERS_DB)
 def test_a_terminal_step_sets_completed_at_and_clears_the_deadline():
     saga = place()
     walk(saga, RESERVED)
