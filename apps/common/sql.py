@@ -12,6 +12,8 @@ same JSON, UUID, decimal and datetime encoding on MariaDB and SQLite.
 Everything else (admin, APIs, operator actions, audits) stays on the ORM.
 """
 
+import contextlib
+import contextvars
 import uuid
 from collections.abc import Sequence
 
@@ -50,6 +52,39 @@ def sql_insert_many(*, using: str, model: type[models.Model], rows: Sequence[dic
     params = [[field.get_db_prep_save(_value(field, row, now), connection) for field in fields] for row in rows]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
+
+
+def sql_insert_later(*, using: str, model: type[models.Model], values: dict) -> None:
+    """sql_insert, or, inside ``sql_inserts_gathered`` on ``using``, one more row for its multi-row INSERT.
+
+    For rows nothing reads back in the same transaction (history, audit), so no primary key is returned.
+    """
+    gathered = _gathered.get()
+    if gathered is not None and gathered[0] == using:
+        gathered[1].setdefault((model, frozenset(values)), []).append(values)
+        return
+    _insert(using, model, values)
+
+
+@contextlib.contextmanager
+def sql_inserts_gathered(*, using: str):
+    """Gather the ``sql_insert_later`` rows of ``using`` made inside the block; insert them at its end.
+
+    One statement per model (and set of fields given) instead of one per row, in
+    the order they came. Must run inside the transaction they belong to; if the
+    block raises, nothing is inserted (the transaction is rolled back anyway).
+    """
+    rows: dict[tuple, list[dict]] = {}
+    token = _gathered.set((using, rows))
+    try:
+        yield
+    finally:
+        _gathered.reset(token)
+    for (model, _fields), values in rows.items():
+        sql_insert_many(using=using, model=model, rows=values)
+
+
+_gathered: contextvars.ContextVar[tuple[str, dict] | None] = contextvars.ContextVar("sql_gathered", default=None)
 
 
 def sql_execute(*, using: str, sql: str, params: Sequence = ()) -> int:

@@ -23,7 +23,15 @@ from django.db import IntegrityError, InterfaceError, OperationalError, close_ol
 from django.utils.module_loading import import_string
 from kombu import Connection, Consumer, Producer, Queue
 
-from apps.common.sql import sql_in, sql_insert, sql_insert_many, sql_param, sql_rows, sql_uuid
+from apps.common.sql import (
+    sql_in,
+    sql_insert,
+    sql_insert_many,
+    sql_inserts_gathered,
+    sql_param,
+    sql_rows,
+    sql_uuid,
+)
 from apps.common.trace import trace_bind, trace_clear, trace_id_from
 from apps.messaging.contracts import CONTRACTS, RETRY_EXCHANGE, Contract, MalformedMessage
 from apps.messaging.dispatch import AfterCommitDispatch, dispatching_after_commit, mark_pending
@@ -233,7 +241,7 @@ def _handle_batch_once(spec: ConsumerSpec, work: list[tuple[int, Contract, Handl
                 for _, context in fresh
             ],
         )
-        with outbox_batched(using=spec.using):
+        with outbox_batched(using=spec.using), sql_inserts_gathered(using=spec.using):
             for message, context in fresh:
                 trace_bind(trace_id=context.trace_id, saga_id=message.saga_id, order_id=message.order_id)
                 try:

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.common.sql import sql_create, sql_execute, sql_insert, sql_instance, sql_param, sql_rows
+from apps.common.sql import sql_create, sql_execute, sql_insert_later, sql_instance, sql_param, sql_rows
 from apps.messaging.consumer import Unprocessable
 from apps.messaging.contracts import CommitInventory, ProcessPayment, RefundPayment, ReleaseInventory, ReserveInventory
 from apps.messaging.outbox import outbox_enqueue, outbox_has_pending
@@ -479,7 +479,8 @@ def _record(
     reason: str = "",
     actor: str = "",
 ) -> None:
-    sql_insert(
+    # In a consumer's batch, the batch's history rows go in one INSERT at its end.
+    sql_insert_later(
         using=DATABASE,
         model=SagaHistory,
         values={

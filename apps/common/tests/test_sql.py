@@ -4,12 +4,15 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
+from django.test.utils import CaptureQueriesContext
 
 from apps.common.sql import (
     sql_create,
     sql_execute,
     sql_insert,
+    sql_insert_later,
+    sql_inserts_gathered,
     sql_instance,
     sql_param,
     sql_rows,
@@ -117,3 +120,70 @@ def test_sql_instance_loads_a_row_as_the_orm_does_and_defers_the_rest():
 
 def _fields(instance) -> dict:
     return {field.attname: getattr(instance, field.attname) for field in type(instance)._meta.concrete_fields}
+
+
+def inbox(queue: str) -> list[tuple]:
+    return list(
+        InboxMessage.objects.using("orders").filter(queue=queue).order_by("id").values_list("routing_key", "queue")
+    )
+
+
+def test_a_later_insert_outside_a_gathering_block_is_written_at_once():
+    sql_insert_later(
+        using="orders", model=InboxMessage, values={"message_id": uuid.uuid4(), "queue": "q", "routing_key": "a"}
+    )
+
+    assert inbox("q") == [("a", "q")]
+
+
+def test_gathered_inserts_are_written_at_the_end_in_order_in_one_statement_per_model():
+    with transaction.atomic(using="orders"), CaptureQueriesContext(connections["orders"]) as queries:
+        with sql_inserts_gathered(using="orders"):
+            for key in ("a", "b", "c"):
+                sql_insert_later(
+                    using="orders",
+                    model=InboxMessage,
+                    values={"message_id": uuid.uuid4(), "queue": "q", "routing_key": key},
+                )
+            sql_insert_later(using="orders", model=OutboxMessage, values=OUTBOX_ROW)
+            assert inbox("q") == []
+            assert not OutboxMessage.objects.using("orders").exists()
+        # An executemany is one entry ("3 times INSERT ..."): one statement, or one C loop on SQLite.
+        inserts = [query["sql"] for query in queries.captured_queries if "INSERT" in query["sql"]]
+
+    assert inbox("q") == [("a", "q"), ("b", "q"), ("c", "q")]
+    assert OutboxMessage.objects.using("orders").get().routing_key == "inventory.reserve"
+    assert len(inserts) == 2
+
+
+def test_gathered_inserts_of_a_block_that_raises_are_not_written():
+    def failing_batch():
+        with transaction.atomic(using="orders"), sql_inserts_gathered(using="orders"):
+            sql_insert_later(
+                using="orders",
+                model=InboxMessage,
+                values={"message_id": uuid.uuid4(), "queue": "q", "routing_key": "a"},
+            )
+            raise RuntimeError("the batch failed")
+
+    with pytest.raises(RuntimeError):
+        failing_batch()
+    assert inbox("q") == []
+
+
+def test_gathering_on_one_database_leaves_another_database_s_inserts_immediate():
+    with transaction.atomic(using="orders"), sql_inserts_gathered(using="inventory"):
+        sql_insert_later(
+            using="orders", model=InboxMessage, values={"message_id": uuid.uuid4(), "queue": "q", "routing_key": "a"}
+        )
+        assert inbox("q") == [("a", "q")]
+
+
+OUTBOX_ROW = {
+    "message_id": uuid.UUID("0c7e6f1e-8d2a-4d5b-9f3c-2a1b0c9d8e7f"),
+    "exchange": "saga.commands",
+    "routing_key": "inventory.reserve",
+    "message_type": "ReserveInventory",
+    "payload": {"order_id": 7},
+    "saga_id": uuid.UUID("1d8f7a2b-9e3c-4f6a-8b1d-3c2b1a0f9e8d"),
+}

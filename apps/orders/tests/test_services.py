@@ -6,11 +6,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
+from django.db import connections, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.common.trace import trace_clear
-from apps.messaging.consumer import ConsumerSpec, Delivery, Outcome, Unprocessable, handle_delivery
+from apps.messaging.consumer import ConsumerSpec, Delivery, Outcome, Unprocessable, handle_batch, handle_delivery
 from apps.messaging.contracts import (
     CONTRACTS,
     CommitInventory,
@@ -568,3 +569,35 @@ def test_a_reply_naming_another_order_is_dead_lettered_without_effect(deliver):
     assert result.reason.startswith("unprocessable")
     assert not InboxMessage.objects.using("orders").exists()
     assert snapshot(saga) == before
+
+
+@pytest.mark.django_db(databases=ORDERS_DB)
+def test_a_consumer_batch_writes_its_steps_history_in_one_statement_in_order():
+    first, second = place(), place()
+
+    def reply(saga, routing_key, **fields):
+        body = {"saga_id": str(saga.saga_id), "order_id": saga.order_id, **fields}
+        return Delivery(
+            body=json.dumps(body).encode(), routing_key=routing_key, message_id=str(uuid.uuid4()), headers={}
+        )
+
+    stock = {"product_id": 42, "quantity": 2, "success": True}
+    batch = [
+        reply(first, "inventory.reserved", **stock),
+        reply(second, "inventory.reserved", **stock),
+        reply(first, "payment.processed", transaction_id="tx-1", success=True),
+    ]
+    with CaptureQueriesContext(connections["orders"]) as queries:
+        results = handle_batch(ConsumerSpec.from_settings("orders"), batch)
+
+    assert [result.outcome for result in results] == [Outcome.OK] * 3
+    assert [row.event for row in SagaHistory.objects.filter(saga=first).order_by("id")] == [
+        "ORDER_PLACED",
+        RESERVED,
+        PAID,
+    ]
+    assert [row.event for row in SagaHistory.objects.filter(saga=second).order_by("id")] == ["ORDER_PLACED", RESERVED]
+    history_inserts = [
+        query for query in queries.captured_queries if "INSERT INTO" in query["sql"] and "saga_history" in query["sql"]
+    ]
+    assert len(history_inserts) == 1
