@@ -14,10 +14,11 @@ Everything else (admin, APIs, operator actions, audits) stays on the ORM.
 
 import contextlib
 import contextvars
+import dataclasses
 import uuid
 from collections.abc import Sequence
 
-from django.db import connections, models
+from django.db import DatabaseError, connections, models, transaction
 from django.db.models import DEFERRED
 from django.utils import timezone
 
@@ -55,36 +56,68 @@ def sql_insert_many(*, using: str, model: type[models.Model], rows: Sequence[dic
 
 
 def sql_insert_later(*, using: str, model: type[models.Model], values: dict) -> None:
-    """sql_insert, or, inside ``sql_inserts_gathered`` on ``using``, one more row for its multi-row INSERT.
+    """sql_insert, or, inside ``sql_batch`` on ``using``, one more row for the batch's multi-row INSERT.
 
     For rows nothing reads back in the same transaction (history, audit), so no primary key is returned.
     """
-    gathered = _gathered.get()
-    if gathered is not None and gathered[0] == using:
-        gathered[1].setdefault((model, frozenset(values)), []).append(values)
+    batch = _batch.get()
+    if batch is not None and batch.using == using:
+        batch.rows.setdefault((model, frozenset(values)), []).append(values)
         return
     _insert(using, model, values)
 
 
-@contextlib.contextmanager
-def sql_inserts_gathered(*, using: str):
-    """Gather the ``sql_insert_later`` rows of ``using`` made inside the block; insert them at its end.
+class BatchFailed(Exception):
+    """A statement failed inside ``sql_batch`` where, alone, a savepoint would have let the caller go on."""
 
-    One statement per model (and set of fields given) instead of one per row, in
-    the order they came. Must run inside the transaction they belong to; if the
-    block raises, nothing is inserted (the transaction is rolled back anyway).
+
+@contextlib.contextmanager
+def sql_savepoint(*, using: str):
+    """A savepoint around the block, so the caller may catch a database error from it and go on.
+
+    Inside ``sql_batch`` on ``using`` no savepoint is taken (two round trips
+    fewer): a database error leaves the block as BatchFailed, which callers do
+    not catch, and the batch's transaction is rolled back whole and its work
+    done again piece by piece, each with its savepoint.
     """
-    rows: dict[tuple, list[dict]] = {}
-    token = _gathered.set((using, rows))
+    batch = _batch.get()
+    if batch is None or batch.using != using:
+        with transaction.atomic(using=using):
+            yield
+        return
+    try:
+        yield
+    except DatabaseError as exc:
+        raise BatchFailed(f"{type(exc).__name__}: {exc}") from exc
+
+
+@contextlib.contextmanager
+def sql_batch(*, using: str):
+    """Mark the block as one all-or-nothing batch on ``using``: on any error its whole transaction is rolled back.
+
+    The caller (a consumer handling a batch of messages in one transaction) must
+    then do the work again outside a batch. Inside: ``sql_insert_later`` rows are
+    gathered and written at the block's end, one INSERT per model (and set of
+    fields) in the order they came; ``sql_savepoint`` takes no savepoint. If the
+    block raises, nothing gathered is written.
+    """
+    batch = _Batch(using, {})
+    token = _batch.set(batch)
     try:
         yield
     finally:
-        _gathered.reset(token)
-    for (model, _fields), values in rows.items():
+        _batch.reset(token)
+    for (model, _fields), values in batch.rows.items():
         sql_insert_many(using=using, model=model, rows=values)
 
 
-_gathered: contextvars.ContextVar[tuple[str, dict] | None] = contextvars.ContextVar("sql_gathered", default=None)
+@dataclasses.dataclass
+class _Batch:
+    using: str
+    rows: dict[tuple, list[dict]]
+
+
+_batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar("sql_batch", default=None)
 
 
 def sql_execute(*, using: str, sql: str, params: Sequence = ()) -> int:

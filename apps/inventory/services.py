@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from apps.common.sql import sql_execute, sql_insert, sql_param, sql_rows
+from apps.common.sql import sql_execute, sql_insert, sql_param, sql_rows, sql_savepoint
 from apps.inventory.models import Inventory, InventoryAction, InventoryLog, InventoryOutcome
 
 DATABASE = "inventory"
@@ -203,10 +203,12 @@ def _decide_once(*, order_id: int, action: str, decide: Callable[[], StockDecisi
     back: its log row fails on the unique (order_id, action), the savepoint
     undoes whatever stock it moved, and the decision on record is returned. A
     twin racing in ends the same way. Repeats are rare, so the common path does
-    not look the decision up first.
+    not look the decision up first. In a consumer's batch there is no
+    savepoint: a repeat fails the batch, which is handled again message by
+    message, each with its savepoint.
     """
     try:
-        with transaction.atomic(using=DATABASE):
+        with sql_savepoint(using=DATABASE):
             decision = decide()
             sql_insert(
                 using=DATABASE,

@@ -24,10 +24,10 @@ from django.utils.module_loading import import_string
 from kombu import Connection, Consumer, Producer, Queue
 
 from apps.common.sql import (
+    sql_batch,
     sql_in,
     sql_insert,
     sql_insert_many,
-    sql_inserts_gathered,
     sql_param,
     sql_rows,
     sql_uuid,
@@ -241,7 +241,7 @@ def _handle_batch_once(spec: ConsumerSpec, work: list[tuple[int, Contract, Handl
                 for _, context in fresh
             ],
         )
-        with outbox_batched(using=spec.using), sql_inserts_gathered(using=spec.using):
+        with outbox_batched(using=spec.using), sql_batch(using=spec.using):
             for message, context in fresh:
                 trace_bind(trace_id=context.trace_id, saga_id=message.saga_id, order_id=message.order_id)
                 try:

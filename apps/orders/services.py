@@ -479,7 +479,7 @@ def _record(
     reason: str = "",
     actor: str = "",
 ) -> None:
-    # In a consumer's batch, the batch's history rows go in one INSERT at its end.
+    # In a consumer's batch (sql_batch), the batch's history rows go in one INSERT at its end.
     sql_insert_later(
         using=DATABASE,
         model=SagaHistory,

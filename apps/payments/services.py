@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.common.sql import sql_insert, sql_rows
+from apps.common.sql import sql_insert, sql_rows, sql_savepoint
 from apps.payments.gateway import gateway_charge, gateway_refund
 from apps.payments.models import Payment, PaymentStatus
 
@@ -35,7 +35,8 @@ def payment_process(*, order_id: int, saga_id, amount: Decimal) -> Payment:
         failure_reason=charge.reason,
     )
     try:
-        with transaction.atomic(using=DATABASE):
+        # In a consumer's batch, no savepoint: a twin's row fails the batch, handled again message by message.
+        with sql_savepoint(using=DATABASE):
             payment.pk = sql_insert(
                 using=DATABASE,
                 model=Payment,

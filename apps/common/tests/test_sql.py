@@ -8,14 +8,16 @@ from django.db import IntegrityError, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
 from apps.common.sql import (
+    BatchFailed,
+    sql_batch,
     sql_create,
     sql_execute,
     sql_insert,
     sql_insert_later,
-    sql_inserts_gathered,
     sql_instance,
     sql_param,
     sql_rows,
+    sql_savepoint,
     sql_uuid,
 )
 from apps.messaging.models import InboxMessage, OutboxMessage
@@ -138,7 +140,7 @@ def test_a_later_insert_outside_a_gathering_block_is_written_at_once():
 
 def test_gathered_inserts_are_written_at_the_end_in_order_in_one_statement_per_model():
     with transaction.atomic(using="orders"), CaptureQueriesContext(connections["orders"]) as queries:
-        with sql_inserts_gathered(using="orders"):
+        with sql_batch(using="orders"):
             for key in ("a", "b", "c"):
                 sql_insert_later(
                     using="orders",
@@ -158,7 +160,7 @@ def test_gathered_inserts_are_written_at_the_end_in_order_in_one_statement_per_m
 
 def test_gathered_inserts_of_a_block_that_raises_are_not_written():
     def failing_batch():
-        with transaction.atomic(using="orders"), sql_inserts_gathered(using="orders"):
+        with transaction.atomic(using="orders"), sql_batch(using="orders"):
             sql_insert_later(
                 using="orders",
                 model=InboxMessage,
@@ -172,7 +174,7 @@ def test_gathered_inserts_of_a_block_that_raises_are_not_written():
 
 
 def test_gathering_on_one_database_leaves_another_database_s_inserts_immediate():
-    with transaction.atomic(using="orders"), sql_inserts_gathered(using="inventory"):
+    with transaction.atomic(using="orders"), sql_batch(using="inventory"):
         sql_insert_later(
             using="orders", model=InboxMessage, values={"message_id": uuid.uuid4(), "queue": "q", "routing_key": "a"}
         )
@@ -187,3 +189,34 @@ OUTBOX_ROW = {
     "payload": {"order_id": 7},
     "saga_id": uuid.UUID("1d8f7a2b-9e3c-4f6a-8b1d-3c2b1a0f9e8d"),
 }
+
+
+def inbox_row(key: str) -> dict:
+    return {"message_id": uuid.uuid4(), "queue": "q", "routing_key": key}
+
+
+def test_a_savepoint_lets_the_caller_catch_an_error_and_go_on():
+    twin = inbox_row("a")
+    with transaction.atomic(using="orders"):
+        sql_insert(using="orders", model=InboxMessage, values=twin)
+        with pytest.raises(IntegrityError), sql_savepoint(using="orders"):
+            sql_insert(using="orders", model=InboxMessage, values={**twin, "routing_key": "twin"})
+        sql_insert(using="orders", model=InboxMessage, values=inbox_row("b"))
+
+    assert inbox("q") == [("a", "q"), ("b", "q")]
+
+
+def test_in_a_batch_a_savepoint_s_error_fails_the_batch_instead():
+    twin = inbox_row("a")
+    sql_insert(using="orders", model=InboxMessage, values=twin)
+
+    def batch():
+        with transaction.atomic(using="orders"), sql_batch(using="orders"):
+            sql_insert_later(using="orders", model=InboxMessage, values=inbox_row("b"))
+            with sql_savepoint(using="orders"):
+                sql_insert(using="orders", model=InboxMessage, values={**twin, "routing_key": "twin"})
+
+    with pytest.raises(BatchFailed) as failed:
+        batch()
+    assert isinstance(failed.value.__cause__, IntegrityError)
+    assert inbox("q") == [("a", "q")]
