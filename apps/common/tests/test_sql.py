@@ -1,11 +1,14 @@
 """The lean statements write and read the rows the ORM would (on SQLite here, on MariaDB in pass 2)."""
 
+import datetime
 import uuid
 from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, connections, transaction
 from django.test.utils import CaptureQueriesContext
+from hypothesis import given
+from hypothesis import strategies as st
 
 from apps.common.sql import (
     BatchFailed,
@@ -21,6 +24,7 @@ from apps.common.sql import (
     sql_uuid,
 )
 from apps.messaging.models import InboxMessage, OutboxMessage
+from apps.orders.models import Order, OrderStatus, SagaHistory
 
 pytestmark = pytest.mark.django_db(databases=["orders"])
 
@@ -220,3 +224,52 @@ def test_in_a_batch_a_savepoint_s_error_fails_the_batch_instead():
         batch()
     assert isinstance(failed.value.__cause__, IntegrityError)
     assert inbox("q") == [("a", "q")]
+
+
+def _prepared_both_ways(model, values: dict) -> tuple[list, list]:
+    from apps.common.sql import _insert_statement, _params
+
+    connection = connections["orders"]
+    fields, plain, _sql = _insert_statement(model, connection, frozenset(values))
+    row = [values.get(field.name) for field in fields]
+    return _params(fields, plain, row, connection), [
+        field.get_db_prep_save(value, connection) for field, value in zip(fields, row, strict=True)
+    ]
+
+
+@given(
+    user_id=st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    quantity=st.integers(min_value=0, max_value=2**31 - 1),
+    status=st.text(max_size=16) | st.sampled_from(list(OrderStatus)),
+    failure_reason=st.text(max_size=255),
+    amount=st.decimals(min_value=0, max_value=10**9, places=2),
+    at=st.datetimes(timezones=st.just(datetime.UTC)) | st.none(),
+)
+def test_plain_values_skip_their_field_s_preparation_only_where_it_would_return_them_as_they_are(
+    user_id, quantity, status, failure_reason, amount, at
+):
+    values = {
+        "user_id": user_id,
+        "product_id": True,  # a bool is not an int here: its field prepares it (to 1)
+        "quantity": quantity,
+        "total_amount": amount,
+        "status": status,
+        "failure_reason": failure_reason,
+        "created_at": at,
+        "updated_at": at,
+    }
+    fast, slow = _prepared_both_ways(Order, values)
+
+    assert fast == slow
+    assert [type(value) for value in fast] == [type(value) for value in slow]
+
+
+def test_every_field_of_the_lean_writers_models_prepares_a_value_as_its_field_would():
+    history = {"saga": 7, "at": None, "to_status": "IN_PROGRESS", "to_step": "RESERVING_INVENTORY", "event": "X"}
+    for model, values in (
+        (SagaHistory, {**history, "message_id": uuid.uuid4(), "reason": "", "actor": "ops"}),
+        (OutboxMessage, {"message_id": uuid.uuid4(), "payload": {"a": 1}, "trace_id": "t", "saga_id": None}),
+        (InboxMessage, {"message_id": uuid.uuid4(), "queue": "q", "routing_key": "k"}),
+    ):
+        fast, slow = _prepared_both_ways(model, values)
+        assert fast == slow, model
