@@ -74,6 +74,8 @@ class SagaState(models.Model):
 class SagaHistory(models.Model):
     """One row per transition of a saga, and per operator action on it: its timeline.
 
+    The placement is not stored: ``selectors.saga_history`` builds it from the saga row.
+
     ``from_status`` is empty for the saga's start. A manual action that changes
     no state (a step retried) has equal from and to.
     """

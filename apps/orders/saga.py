@@ -55,6 +55,9 @@ class Transition:
 TERMINAL_STATUSES = frozenset({SagaStatus.COMPLETED, SagaStatus.COMPENSATED, SagaStatus.FAILED, SagaStatus.RESOLVED})
 ACTIVE_STATUSES = frozenset({SagaStatus.IN_PROGRESS, SagaStatus.COMPENSATING})
 
+# The first entry of every saga's timeline: derived from the saga row (apps.orders.selectors.saga_history).
+ORDER_PLACED = "ORDER_PLACED"
+
 START = Transition(
     SagaStatus.IN_PROGRESS, SagaStep.RESERVING_INVENTORY, OrderStatus.PENDING, (SagaCommand.RESERVE_INVENTORY,)
 )

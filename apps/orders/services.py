@@ -34,7 +34,6 @@ log = structlog.get_logger("orders.saga")
 ACTIVE_STATUS_VALUES = sorted(status.value for status in ACTIVE_STATUSES)
 
 # Timeline entries that are not events of the state machine.
-ORDER_PLACED = "ORDER_PLACED"
 STEP_RETRIED = "STEP_RETRIED"
 INVENTORY_COMMITTED = "INVENTORY_COMMITTED"
 INVENTORY_COMMIT_FAILED = "INVENTORY_COMMIT_FAILED"
@@ -115,7 +114,7 @@ def _order_create(*, user_id: int, product_id: int, quantity: int, total_amount:
     )
     for command in START.commands:
         outbox_enqueue(using=DATABASE, message=_command(command, saga, order), trace_id=trace_id)
-    _record(saga, at=now, from_status="", from_step="", event=ORDER_PLACED)
+    # No ORDER_PLACED history row: the saga row records the placement, and the timeline shows it first.
     log.info("saga.started", saga_id=str(saga.saga_id), order_id=order.pk)
     saga.order, saga.replayed, saga.response_status = order, False, order.status
     return saga

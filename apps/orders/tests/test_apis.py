@@ -338,7 +338,9 @@ def test_get_saga_with_its_order(staff_client):
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {"saga", "order", "history"}
-    assert body["history"] == []
+    assert [(entry["event"], entry["at"]) for entry in body["history"]] == [
+        ("ORDER_PLACED", body["saga"]["created_at"])
+    ]
     assert body["saga"]["is_stuck"] is False
     assert body["saga"]["saga_id"] == str(saga.saga_id)
     assert body["saga"]["order_id"] == saga.order_id

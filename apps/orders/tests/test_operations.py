@@ -12,6 +12,7 @@ from django.utils import timezone
 from apps.messaging.models import OutboxMessage
 from apps.orders.models import Order, OrderIdempotencyKey, OrderStatus, SagaHistory, SagaState, SagaStatus, SagaStep
 from apps.orders.saga import SagaEvent
+from apps.orders.selectors import saga_history
 from apps.orders.services import (
     IdempotencyKeyReused,
     SagaNotFound,
@@ -56,7 +57,7 @@ def keys(saga: SagaState) -> list[str]:
 def history(saga: SagaState) -> list[tuple]:
     return [
         (entry.event, entry.from_status, entry.from_step, entry.to_status, entry.to_step, entry.actor)
-        for entry in SagaHistory.objects.filter(saga_id=saga.pk).order_by("id")
+        for entry in saga_history(saga=saga)
     ]
 
 
@@ -171,7 +172,7 @@ def test_every_transition_is_recorded_with_its_message_and_reason():
     apply(saga, SagaEvent.INVENTORY_RELEASED, message_id=released_id)
     apply(saga, SagaEvent.PAYMENT_SUCCEEDED, message_id=late_id)
 
-    entries = list(SagaHistory.objects.filter(saga_id=saga.pk).order_by("id"))
+    entries = saga_history(saga=saga)
     assert [(entry.event, entry.from_status, entry.from_step, entry.to_status, entry.to_step) for entry in entries] == [
         ("ORDER_PLACED", "", "", "IN_PROGRESS", "RESERVING_INVENTORY"),
         ("INVENTORY_RESERVED", "IN_PROGRESS", "RESERVING_INVENTORY", "IN_PROGRESS", "PROCESSING_PAYMENT"),
