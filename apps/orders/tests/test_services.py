@@ -1,5 +1,6 @@
 """Orders' services and handlers: placing an order, driving its saga, recovering idle sagas."""
 
+import datetime
 import json
 import uuid
 from datetime import timedelta
@@ -9,7 +10,10 @@ import pytest
 from django.db import connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 
+from apps.common.sql import _insert_statement, _params
 from apps.common.trace import trace_clear
 from apps.messaging.consumer import ConsumerSpec, Delivery, Outcome, Unprocessable, handle_batch, handle_delivery
 from apps.messaging.contracts import (
@@ -614,3 +618,31 @@ def test_a_consumer_batch_writes_its_steps_history_in_one_statement_in_order():
         query for query in queries.captured_queries if "INSERT INTO" in query["sql"] and "saga_history" in query["sql"]
     ]
     assert len(history_inserts) == 1
+
+
+@pytest.mark.django_db(databases=ORDERS_DB)
+@given(
+    user_id=st.integers(min_value=-(2**63), max_value=2**63 - 1) | st.booleans(),
+    quantity=st.integers(min_value=0, max_value=2**31 - 1),
+    status=st.text(max_size=16) | st.sampled_from(list(OrderStatus)),
+    reason=st.text(max_size=255),
+    amount=st.decimals(min_value=0, max_value=10**9, places=2),
+    at=st.datetimes(timezones=st.just(datetime.UTC)) | st.none(),
+)
+def test_the_lean_writes_prepare_every_order_saga_and_history_value_as_its_field_would(
+    user_id, quantity, status, reason, amount, at
+):
+    connection = connections["orders"]
+    order = {"user_id": user_id, "product_id": quantity, "quantity": quantity, "total_amount": amount}
+    saga = {"saga_id": uuid.uuid4(), "order_id": user_id, "status": status, "trace_id": reason, "deadline_at": at}
+    history = {"saga": quantity + 1, "at": at, "to_status": status, "to_step": status, "event": reason}
+    for model, values in (
+        (Order, {**order, "status": status, "failure_reason": reason, "created_at": at}),
+        (SagaState, {**saga, "current_step": status, "completed_at": at}),
+        (SagaHistory, {**history, "message_id": None, "reason": reason, "actor": reason}),
+    ):
+        fields, plain, _sql = _insert_statement(model, connection, frozenset(values))
+        row = [values.get(field.name) for field in fields]
+        fast = _params(fields, plain, row, connection)
+        slow = [field.get_db_prep_save(value, connection) for field, value in zip(fields, row, strict=True)]
+        assert (fast, [type(value) for value in fast]) == (slow, [type(value) for value in slow]), model
