@@ -36,9 +36,12 @@ def sql_insert(*, using: str, model: type[models.Model], values: dict) -> int:
 def sql_create(*, using: str, model: type[models.Model], values: dict) -> models.Model:
     """sql_insert, returning the instance ``create()`` would: the values written, defaults and stamps included."""
     pk, written = _insert(using, model, values)
-    instance = model(pk=pk, **written)
-    instance._state.adding, instance._state.db = False, using
-    return instance
+    # Every concrete field's value in order: Model.__init__'s positional path, a fraction of its keyword one.
+    row = [
+        written[field.attname] if field.attname in written else pk if field.primary_key else field.get_default()
+        for field in model._meta.concrete_fields
+    ]
+    return model.from_db(using, None, row)
 
 
 def sql_insert_many(*, using: str, model: type[models.Model], rows: Sequence[dict]) -> None:
