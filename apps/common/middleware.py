@@ -1,3 +1,4 @@
+import functools
 import re
 import time
 
@@ -80,8 +81,9 @@ class TraceIdMiddleware:
         route = route_label(match.route) if match and match.route else UNROUTED
         if route.startswith("/metrics"):
             return
-        HTTP_REQUESTS.labels(request.method, route, str(status)).inc()
-        HTTP_DURATION.labels(request.method, route).observe(elapsed)
+        counted, timed = _http_series(request.method, route, status)
+        counted.inc()
+        timed.observe(elapsed)
         self.log.info(
             "http.request",
             method=request.method,
@@ -92,6 +94,13 @@ class TraceIdMiddleware:
         )
 
 
+@functools.lru_cache(maxsize=1024)
+def _http_series(method: str, route: str, status: int):
+    # Label children looked up once per (method, route, status): the routes are few, the requests many.
+    return HTTP_REQUESTS.labels(method, route, str(status)), HTTP_DURATION.labels(method, route)
+
+
+@functools.lru_cache(maxsize=1024)
 def route_label(route: str) -> str:
     """``^orders/(?P<order_id>[^/]+)/?$`` or ``orders/<int:pk>`` as ``/orders/{order_id}``: few, readable labels."""
     route = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", route)
