@@ -14,6 +14,7 @@ from apps.common.errors import error_response
 from apps.common.trace import trace_bind, trace_clear, trace_id_from, traceparent_for
 
 TRACE_HEADER = "X-Request-ID"
+TRACE_META_KEY = "HTTP_X_REQUEST_ID"
 
 # The HTTP metrics, under the seed's names; the dashboards read them. django-prometheus's own
 # django_http_* middleware counted every request a second time (10-12% of POST /orders' CPU): not used.
@@ -59,9 +60,9 @@ class TraceIdMiddleware:
 
     def __call__(self, request):
         started = time.perf_counter()
-        trace_id = trace_id_from(
-            traceparent=request.headers.get("traceparent"), request_id=request.headers.get(TRACE_HEADER)
-        )
+        # META, not request.headers: building the headers mapping parses every header's name.
+        meta = request.META
+        trace_id = trace_id_from(traceparent=meta.get("HTTP_TRACEPARENT"), request_id=meta.get(TRACE_META_KEY))
         trace_clear()
         trace_bind(trace_id=trace_id)
         request.trace_id = trace_id

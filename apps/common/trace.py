@@ -14,6 +14,7 @@ import structlog
 _TRACE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 _W3C_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+_SPAN_ID = re.compile(r"[0-9a-f]{16}")
 _CONTEXT_KEYS = ("trace_id", "saga_id", "order_id")
 
 
@@ -36,7 +37,7 @@ def traceparent_for(trace_id: str, *, span_id: str | None = None) -> str | None:
     """A ``traceparent`` carrying ``trace_id``, when it is a W3C trace id; else None."""
     if not _W3C_TRACE_ID.match(trace_id or ""):
         return None
-    span = span_id if span_id and re.fullmatch(r"[0-9a-f]{16}", span_id) else _random_hex(16)
+    span = span_id if span_id and _SPAN_ID.fullmatch(span_id) else _random_hex(16)
     return f"00-{trace_id}-{span}-01"
 
 

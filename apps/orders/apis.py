@@ -16,6 +16,7 @@ from apps.orders.selectors import order_get, order_list, saga_get, saga_history,
 from apps.orders.services import IdempotencyKeyReused, order_place
 
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_META_KEY = "HTTP_IDEMPOTENCY_KEY"
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 # Printable ASCII; no space at either end, where HTTP would strip it.
 IDEMPOTENCY_KEY_PATTERN = r"^[!-~]([ -~]*[!-~])?$"
@@ -156,7 +157,7 @@ class OrdersApi(APIView):
 
 
 def _idempotency_key(request) -> str | None:
-    key = request.headers.get(IDEMPOTENCY_KEY_HEADER)
+    key = request.META.get(IDEMPOTENCY_KEY_META_KEY)
     if key is None:
         return None
     if not 0 < len(key) <= IDEMPOTENCY_KEY_MAX_LENGTH or not key.isascii() or not key.isprintable():
