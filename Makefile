@@ -15,7 +15,7 @@ STACK_ENV = DATABASE_URL=$${DATABASE_URL:-$(MARIADB_URL)/sagas_default} \
 	PAYMENTS_DATABASE_URL=$${PAYMENTS_DATABASE_URL:-$(MARIADB_URL)/sagas_payments} \
 	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(RABBITMQ_URL)}
 
-.PHONY: run run-stack test test-sqlite test-mariadb test-tools lint format bench services system-deps venv clean
+.PHONY: run run-stack test test-sqlite test-mariadb test-tools lint format bench bench-instructions services system-deps venv clean
 
 venv: $(STAMP)
 
@@ -88,6 +88,11 @@ format: venv
 bench: venv services
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } || { echo "make bench needs wrk: sudo apt-get install wrk" >&2; exit 1; }
 	$(BIN)/python tests/bench/run.py $(BENCH_ARGS)
+
+# Instructions per POST /orders, ours against the baseline, under callgrind: the noise-free web figure.
+bench-instructions: venv services
+	@command -v valgrind >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null; } || { echo "make bench-instructions needs valgrind: sudo apt-get install valgrind" >&2; exit 1; }
+	$(BIN)/python tests/bench/instructions.py $(BENCH_ARGS)
 
 clean:
 	rm -rf var/*.sqlite3* var/static
