@@ -5,7 +5,8 @@ than MariaDB takes to run it; a saga step runs about seven, so a consumer spent
 most of its CPU composing SQL. These helpers send fixed, parameterised SQL
 through Django's own connection (its transaction, its atomic blocks and its
 database instrumentation all still apply) and adapt values with the model
-fields' own ``get_db_prep_save``, so a row written here is the row
+fields' own ``get_db_prep_save`` (a plain int or str it would return as it is
+skips the call), so a row written here is the row
 ``Model.objects.create`` would write: same defaults, same ``auto_now`` stamps,
 same JSON, UUID, decimal and datetime encoding on MariaDB and SQLite.
 

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from apps.common.sql import (
     BatchFailed,
+    _insert_statement,
+    _params,
     sql_batch,
     sql_create,
     sql_execute,
@@ -226,8 +228,6 @@ def test_in_a_batch_a_savepoint_s_error_fails_the_batch_instead():
 
 
 def _prepared_both_ways(model, values: dict) -> tuple[list, list]:
-    from apps.common.sql import _insert_statement, _params
-
     connection = connections["orders"]
     fields, plain, _sql = _insert_statement(model, connection, frozenset(values))
     row = [values.get(field.name) for field in fields]
