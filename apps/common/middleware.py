@@ -6,6 +6,7 @@ import structlog
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.exception import convert_exception_to_response
+from django.http.request import HttpHeaders
 from django.utils.cache import patch_vary_headers
 from django.utils.module_loading import import_string
 from prometheus_client import Counter, Histogram
@@ -14,7 +15,8 @@ from apps.common.errors import error_response
 from apps.common.trace import trace_bind, trace_clear, trace_id_from, traceparent_for
 
 TRACE_HEADER = "X-Request-ID"
-TRACE_META_KEY = "HTTP_X_REQUEST_ID"
+TRACE_META_KEY = HttpHeaders.to_wsgi_name(TRACE_HEADER)
+TRACEPARENT_META_KEY = HttpHeaders.to_wsgi_name("traceparent")
 
 # The HTTP metrics, under the seed's names; the dashboards read them. django-prometheus's own
 # django_http_* middleware counted every request a second time (10-12% of POST /orders' CPU): not used.
@@ -62,7 +64,7 @@ class TraceIdMiddleware:
         started = time.perf_counter()
         # META, not request.headers: building the headers mapping parses every header's name.
         meta = request.META
-        trace_id = trace_id_from(traceparent=meta.get("HTTP_TRACEPARENT"), request_id=meta.get(TRACE_META_KEY))
+        trace_id = trace_id_from(traceparent=meta.get(TRACEPARENT_META_KEY), request_id=meta.get(TRACE_META_KEY))
         trace_clear()
         trace_bind(trace_id=trace_id)
         request.trace_id = trace_id

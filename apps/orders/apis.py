@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.http.request import HttpHeaders
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -16,7 +17,7 @@ from apps.orders.selectors import order_get, order_list, saga_get, saga_history,
 from apps.orders.services import IdempotencyKeyReused, order_place
 
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
-IDEMPOTENCY_KEY_META_KEY = "HTTP_IDEMPOTENCY_KEY"
+IDEMPOTENCY_KEY_META_KEY = HttpHeaders.to_wsgi_name(IDEMPOTENCY_KEY_HEADER)
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 # Printable ASCII; no space at either end, where HTTP would strip it.
 IDEMPOTENCY_KEY_PATTERN = r"^[!-~]([ -~]*[!-~])?$"
