@@ -12,8 +12,6 @@ from hypothesis import strategies as st
 
 from apps.common.sql import (
     BatchFailed,
-    _insert_statement,
-    _params,
     sql_batch,
     sql_create,
     sql_execute,
@@ -25,6 +23,7 @@ from apps.common.sql import (
     sql_savepoint,
     sql_uuid,
 )
+from apps.common.tests.sql import prepared_both_ways
 from apps.messaging.models import InboxMessage, OutboxMessage
 
 pytestmark = pytest.mark.django_db(databases=["orders"])
@@ -227,15 +226,6 @@ def test_in_a_batch_a_savepoint_s_error_fails_the_batch_instead():
     assert inbox("q") == [("a", "q")]
 
 
-def _prepared_both_ways(model, values: dict) -> tuple[list, list]:
-    connection = connections["orders"]
-    fields, plain, _sql = _insert_statement(model, connection, frozenset(values))
-    row = [values.get(field.name) for field in fields]
-    return _params(fields, plain, row, connection), [
-        field.get_db_prep_save(value, connection) for field, value in zip(fields, row, strict=True)
-    ]
-
-
 @given(
     attempts=st.integers(min_value=0, max_value=2**31 - 1) | st.booleans(),
     text=st.text(max_size=100),
@@ -258,7 +248,7 @@ def test_plain_values_skip_their_field_s_preparation_only_where_it_would_return_
         "retry_at": at,
         "publish_attempts": attempts,  # a bool is not an int here: its field prepares it (to 0 or 1)
     }
-    fast, slow = _prepared_both_ways(OutboxMessage, values)
+    fast, slow = prepared_both_ways(OutboxMessage, values)
 
     assert fast == slow
     assert [type(value) for value in fast] == [type(value) for value in slow]

@@ -13,7 +13,7 @@ from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from apps.common.sql import _insert_statement, _params
+from apps.common.tests.sql import prepared_both_ways
 from apps.common.trace import trace_clear
 from apps.messaging.consumer import ConsumerSpec, Delivery, Outcome, Unprocessable, handle_batch, handle_delivery
 from apps.messaging.contracts import (
@@ -632,7 +632,6 @@ def test_a_consumer_batch_writes_its_steps_history_in_one_statement_in_order():
 def test_the_lean_writes_prepare_every_order_saga_and_history_value_as_its_field_would(
     user_id, quantity, status, reason, amount, at
 ):
-    connection = connections["orders"]
     order = {"user_id": user_id, "product_id": quantity, "quantity": quantity, "total_amount": amount}
     saga = {"saga_id": uuid.uuid4(), "order_id": user_id, "status": status, "trace_id": reason, "deadline_at": at}
     history = {"saga": quantity + 1, "at": at, "to_status": status, "to_step": status, "event": reason}
@@ -641,8 +640,5 @@ def test_the_lean_writes_prepare_every_order_saga_and_history_value_as_its_field
         (SagaState, {**saga, "current_step": status, "completed_at": at}),
         (SagaHistory, {**history, "message_id": None, "reason": reason, "actor": reason}),
     ):
-        fields, plain, _sql = _insert_statement(model, connection, frozenset(values))
-        row = [values.get(field.name) for field in fields]
-        fast = _params(fields, plain, row, connection)
-        slow = [field.get_db_prep_save(value, connection) for field, value in zip(fields, row, strict=True)]
+        fast, slow = prepared_both_ways(model, values)
         assert (fast, [type(value) for value in fast]) == (slow, [type(value) for value in slow]), model
