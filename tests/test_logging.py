@@ -62,3 +62,36 @@ def test_what_is_not_a_secret_is_left_alone(json_logs):
 
     [record] = json_logs()
     assert (record["url"], record["trace_id"], record["transaction_id"]) == ("amqp://rabbit:5672/sagas", "abc", "txn_1")
+
+
+def test_a_call_below_the_level_is_dropped_before_the_chain_and_the_level_is_read_each_time(json_logs, monkeypatch):
+    json_logs()
+    seen = []
+    monkeypatch.setattr(
+        structlog.stdlib.BoundLogger, "_proxy_to_logger", lambda _self, _method, event, **_kw: seen.append(event)
+    )
+    log = structlog.get_logger("levels")
+    logging.getLogger("levels").setLevel(logging.WARNING)
+    try:
+        log.debug("not this")
+        log.info("nor this")
+        log.warning("this")
+        logging.getLogger("levels").setLevel(logging.DEBUG)
+        log.debug("and now this")
+        log.info("and this")
+    finally:
+        logging.getLogger("levels").setLevel(logging.NOTSET)
+
+    assert seen == ["this", "and now this", "and this"]
+
+
+def test_a_call_at_the_level_is_rendered_with_its_context(json_logs):
+    json_logs()
+    structlog.get_logger("levels").bind(order_id=7).info("placed", saga_id="s1")
+
+    (record,) = json_logs()
+
+    assert record["event"] == "placed"
+    assert record["order_id"] == 7
+    assert record["saga_id"] == "s1"
+    assert record["level"] == "info"
