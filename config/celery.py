@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import beat_init, task_prerun, worker_init
+from celery.signals import beat_init, task_prerun, worker_init, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
 
@@ -36,6 +36,14 @@ def serve_relay_metrics(**kwargs):
         metrics_serve(port=settings.METRICS_PORT, registry=multiprocess_registry())
     else:
         metrics_serve(port=settings.METRICS_PORT)
+
+
+@worker_process_init.connect
+def freeze_startup_heap(**kwargs):
+    """A relay child starts with Django and the app loaded: keep that heap out of its garbage collections."""
+    from apps.common.process import freeze_startup_heap
+
+    freeze_startup_heap()
 
 
 @beat_init.connect

@@ -24,3 +24,10 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker):
+    """The worker has loaded Django and the app: keep that heap out of every later garbage collection."""
+    from apps.common.process import freeze_startup_heap
+
+    freeze_startup_heap()

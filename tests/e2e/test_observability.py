@@ -202,3 +202,13 @@ def test_every_dashboard_query_names_an_exported_metric(stack):
         names |= set(re.findall(r"\b(outbox_undispatched|dlq_depth|sagas_active)\b", query))
         assert names, f"no metric in {query!r}"
         assert names <= exported, f"{query!r} names {names - exported}, not exported"
+
+
+def test_every_long_running_process_freezes_its_start_up_heap(stack):
+    # gunicorn's worker hook, the consume command and the relay's prefork children (apps.common.process).
+    def frozen(key: str) -> list[int]:
+        return [r["objects"] for r in stack.json_logs(key) if r.get("event") == "process.heap_frozen"]
+
+    for key in ("web", "relay", *CONSUMERS):
+        stack.wait_until(lambda key=key: frozen(key), timeout=20, what=f"{key} logs its frozen heap")
+        assert min(frozen(key)) > 10_000, key

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.common.process import freeze_startup_heap
 from apps.messaging.consumer import ConsumerSpec, ConsumerWorker
 from apps.messaging.metrics import metrics_serve
 
@@ -18,4 +19,5 @@ class Command(BaseCommand):
         worker = ConsumerWorker(ConsumerSpec.from_settings(consumer), prefetch=prefetch)
         worker.install_signal_handlers()
         metrics_serve(port=settings.METRICS_PORT)
+        freeze_startup_heap()
         worker.run()
