@@ -39,7 +39,7 @@ def serve_relay_metrics(**kwargs):
 
 
 @worker_process_init.connect
-def freeze_startup_heap(**kwargs):
+def freeze_relay_child_heap(**kwargs):
     """A relay child starts with Django and the app loaded: keep that heap out of its garbage collections."""
     from apps.common.process import freeze_startup_heap
 
