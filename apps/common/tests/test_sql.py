@@ -23,7 +23,7 @@ from apps.common.sql import (
     sql_savepoint,
     sql_uuid,
 )
-from apps.common.tests.sql import prepared_both_ways
+from apps.common.tests.sql import AWARE_DATETIMES, prepared_both_ways
 from apps.messaging.models import InboxMessage, OutboxMessage
 
 pytestmark = pytest.mark.django_db(databases=["orders"])
@@ -230,7 +230,7 @@ def test_in_a_batch_a_savepoint_s_error_fails_the_batch_instead():
     attempts=st.integers(min_value=0, max_value=2**31 - 1) | st.booleans(),
     text=st.text(max_size=100),
     trace_id=st.text(max_size=64) | st.none(),
-    at=st.datetimes(timezones=st.just(datetime.UTC)) | st.none(),
+    at=AWARE_DATETIMES | st.none(),
     payload=st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5), max_size=3),
 )
 def test_plain_values_skip_their_field_s_preparation_only_where_it_would_return_them_as_they_are(
@@ -252,3 +252,27 @@ def test_plain_values_skip_their_field_s_preparation_only_where_it_would_return_
 
     assert fast == slow
     assert [type(value) for value in fast] == [type(value) for value in slow]
+
+
+@given(at=AWARE_DATETIMES | st.none())
+def test_a_datetime_parameter_is_what_its_field_would_make_of_it(at):
+    connection = connections["orders"]
+    for field in ("created_at", "retry_at"):
+        prepared = sql_param(using="orders", model=OutboxMessage, field=field, value=at)
+        expected = OutboxMessage._meta.get_field(field).get_db_prep_save(at, connection)
+        assert (prepared, type(prepared)) == (expected, type(expected))
+
+
+def test_a_utc_timestamp_is_written_and_read_back_as_the_same_instant():
+    at = datetime.datetime(2026, 3, 29, 1, 30, 0, 123456, tzinfo=datetime.UTC)  # Paris changes its clocks then
+    row = sql_create(
+        using="orders",
+        model=OutboxMessage,
+        values={"message_id": uuid.uuid4(), "exchange": "x", "routing_key": "r", "message_type": "t", "payload": {}},
+    )
+    sql_execute(
+        using="orders",
+        sql="UPDATE messaging_outbox SET retry_at = %s WHERE id = %s",
+        params=[sql_param(using="orders", model=OutboxMessage, field="retry_at", value=at), row.pk],
+    )
+    assert OutboxMessage.objects.using("orders").get(pk=row.pk).retry_at == at

@@ -1,6 +1,5 @@
 """Orders' services and handlers: placing an order, driving its saga, recovering idle sagas."""
 
-import datetime
 import json
 import uuid
 from datetime import timedelta
@@ -13,7 +12,7 @@ from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from apps.common.tests.sql import prepared_both_ways
+from apps.common.tests.sql import AWARE_DATETIMES, prepared_both_ways
 from apps.common.trace import trace_clear
 from apps.messaging.consumer import ConsumerSpec, Delivery, Outcome, Unprocessable, handle_batch, handle_delivery
 from apps.messaging.contracts import (
@@ -627,7 +626,7 @@ def test_a_consumer_batch_writes_its_steps_history_in_one_statement_in_order():
     status=st.text(max_size=16) | st.sampled_from(list(OrderStatus)),
     reason=st.text(max_size=255),
     amount=st.decimals(min_value=0, max_value=10**9, places=2),
-    at=st.datetimes(timezones=st.just(datetime.UTC)) | st.none(),
+    at=AWARE_DATETIMES | st.none(),
 )
 def test_the_lean_writes_prepare_every_order_saga_and_history_value_as_its_field_would(
     user_id, quantity, status, reason, amount, at
