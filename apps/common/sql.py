@@ -57,8 +57,7 @@ def sql_insert_many(*, using: str, model: type[models.Model], rows: Sequence[dic
     fields, plain, sql = _insert_statement(model, connection, frozenset(rows[0]))
     now = timezone.now()
     params = [_params(fields, plain, [_value(field, row, now) for field in fields], connection) for row in rows]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+    _cursor(connection).executemany(sql, params)
 
 
 def sql_insert_later(*, using: str, model: type[models.Model], values: dict) -> None:
@@ -128,9 +127,9 @@ _batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar("sql_batc
 
 def sql_execute(*, using: str, sql: str, params: Sequence = ()) -> int:
     """Run one statement (UPDATE, DELETE, ...) with ``%s`` placeholders; return the rows it touched."""
-    with connections[using].cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
+    cursor = _cursor(connections[using])
+    cursor.execute(sql, params)
+    return cursor.rowcount
 
 
 def sql_rows(
@@ -145,9 +144,9 @@ def sql_rows(
     connection = connections[using]
     if (for_update or skip_locked) and connection.features.has_select_for_update:
         sql = f"{sql} FOR UPDATE SKIP LOCKED" if skip_locked else f"{sql} FOR UPDATE"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+    cursor = _cursor(connection)
+    cursor.execute(sql, params)
+    return cursor.fetchall()
 
 
 def sql_in(values: Sequence) -> str:
@@ -181,6 +180,30 @@ def sql_uuid(value) -> uuid.UUID | None:
     if value is None or isinstance(value, uuid.UUID):
         return value
     return uuid.UUID(str(value))
+
+
+def _cursor(connection):
+    """A cursor on ``connection`` for one statement: the one its last statement here used, while it can be.
+
+    Django's ``cursor()`` makes a new driver cursor and wrapper for every
+    statement, which these helpers then closed again: 8.5 µs a statement, a
+    saga step runs several. The cursor made for this database connection is
+    kept on it and used again; the driver discards a statement's leftover
+    results before the next one runs. Each statement still goes through
+    Django's cursor wrapper (its error translation, its broken-transaction
+    check, the query metrics), and each use still runs the connection's health
+    check first (a ping at the first statement of a request or batch, with
+    CONN_HEALTH_CHECKS). A new cursor is made once the connection was closed or
+    replaced, and whenever queries are being logged (DEBUG, or a test capturing
+    them), so that a logging cursor records them.
+    """
+    connection.close_if_health_check_failed()
+    kept = connection.__dict__.get("_lean_cursor")
+    if kept is not None and kept[0] is connection.connection is not None and not connection.queries_logged:
+        return kept[1]
+    cursor = connection.cursor()
+    connection._lean_cursor = None if connection.queries_logged else (connection.connection, cursor)
+    return cursor
 
 
 _INSERTS: dict[tuple, tuple[list, list, str]] = {}
@@ -286,9 +309,9 @@ def _insert(using: str, model: type[models.Model], values: dict) -> tuple[int, d
     row = [_value(field, values, now) for field in fields]
     written = {field.attname: value for field, value in zip(fields, row, strict=True)}
     params = _params(fields, plain, row, connection)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.lastrowid, written
+    cursor = _cursor(connection)
+    cursor.execute(sql, params)
+    return cursor.lastrowid, written
 
 
 def _has_implicit_value(field) -> bool:

@@ -276,3 +276,36 @@ def test_a_utc_timestamp_is_written_and_read_back_as_the_same_instant():
         params=[sql_param(using="orders", model=OutboxMessage, field="retry_at", value=at), row.pk],
     )
     assert OutboxMessage.objects.using("orders").get(pk=row.pk).retry_at == at
+
+
+def test_statements_are_logged_while_queries_are_captured_though_a_cursor_was_kept():
+    sql_execute(using="orders", sql="DELETE FROM messaging_inbox WHERE queue = %s", params=["none"])  # keeps a cursor
+
+    with CaptureQueriesContext(connections["orders"]) as queries:
+        sql_rows(using="orders", sql="SELECT COUNT(*) FROM messaging_inbox")
+        sql_insert(using="orders", model=InboxMessage, values={"message_id": uuid.uuid4(), "queue": "q", "routing_key": "r"})
+
+    assert [query["sql"].split()[0] for query in queries.captured_queries] == ["SELECT", "INSERT"]
+
+
+@pytest.mark.mariadb
+@pytest.mark.django_db(databases=["orders"], transaction=True)
+def test_a_connection_killed_between_requests_is_replaced_before_the_next_statement():
+    import MySQLdb
+
+    connection = connections["orders"]
+    assert connection.health_check_enabled
+    ((first,),) = sql_rows(using="orders", sql="SELECT CONNECTION_ID()")
+    settings = connection.settings_dict
+    other = MySQLdb.connect(
+        host=settings["HOST"] or "127.0.0.1", port=int(settings["PORT"] or 3306), user=settings["USER"]
+    )
+    try:
+        other.cursor().execute("KILL %s", [first])
+    finally:
+        other.close()
+
+    connection.close_if_unusable_or_obsolete()  # what the end of a request (or a consumer's check) does
+    ((second,),) = sql_rows(using="orders", sql="SELECT CONNECTION_ID()")
+
+    assert second != first
