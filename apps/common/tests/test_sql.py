@@ -283,7 +283,9 @@ def test_statements_are_logged_while_queries_are_captured_though_a_cursor_was_ke
 
     with CaptureQueriesContext(connections["orders"]) as queries:
         sql_rows(using="orders", sql="SELECT COUNT(*) FROM messaging_inbox")
-        sql_insert(using="orders", model=InboxMessage, values={"message_id": uuid.uuid4(), "queue": "q", "routing_key": "r"})
+        sql_insert(
+            using="orders", model=InboxMessage, values={"message_id": uuid.uuid4(), "queue": "q", "routing_key": "r"}
+        )
 
     assert [query["sql"].split()[0] for query in queries.captured_queries] == ["SELECT", "INSERT"]
 
