@@ -36,7 +36,7 @@ from apps.common.trace import trace_bind, trace_clear, trace_id_from
 from apps.messaging.contracts import CONTRACTS, RETRY_EXCHANGE, Contract, MalformedMessage
 from apps.messaging.dispatch import AfterCommitDispatch, dispatching_after_commit, mark_pending
 from apps.messaging.faults import CONSUMER_AFTER_COMMIT, crash_point
-from apps.messaging.metrics import HANDLE_DURATION, HANDLED
+from apps.messaging.metrics import BATCHED, HANDLE_DURATION, HANDLED
 from apps.messaging.models import InboxMessage
 from apps.messaging.outbox import outbox_batched
 from apps.messaging.publisher import publisher_for
@@ -272,6 +272,7 @@ class ConsumerWorker:
         self._producer: Producer | None = None
         self._dispatch: AfterCommitDispatch | None = None
         self._connections_checked = 0.0
+        self._batch_sizes = BATCHED.labels(spec.queue.name)
 
     def install_signal_handlers(self) -> None:
         """SIGTERM/SIGINT finish the message in hand, then stop."""
@@ -344,6 +345,7 @@ class ConsumerWorker:
         return batch
 
     def _handle(self, messages: list) -> None:
+        self._batch_sizes.observe(len(messages))
         deliveries = [
             Delivery(
                 body=message.body if isinstance(message.body, bytes) else str(message.body).encode(),

@@ -53,6 +53,12 @@ HANDLED = Counter(
     "Messages handled, by queue and outcome (ok, duplicate, retried, dead_lettered)",
     ["queue", "outcome"],
 )
+BATCHED = Histogram(
+    "consumer_batch_size",
+    "Deliveries a consumer handled together, in one transaction and one ack, by queue",
+    ["queue"],
+    buckets=(1, 2, 3, 5, 10, 20, 50, 100),
+)
 HANDLE_DURATION = Histogram(
     "consumer_handle_duration_seconds",
     "Time from delivery to ack, by queue",

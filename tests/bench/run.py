@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from tests.stack import Stack, free_port  # noqa: E402
 
 PRODUCTS = range(5001, 5011)
+CONSUMERS = ("orders-consumer", "inventory-consumer", "payments-consumer")
 WRK_SCRIPT = Path(__file__).with_name("post_orders.lua")
 
 
@@ -217,29 +218,53 @@ class Bench:
             "latency_p99_ms": pct(0.99),
         }
 
+    def batches(self) -> dict[str, tuple[float, float]]:
+        """Each consumer's (deliveries, batches) so far, from its consumer_batch_size histogram."""
+        totals = {}
+        for key in CONSUMERS:
+            samples = self.stack.metrics(key)
+            totals[key] = tuple(
+                sum(value for (name, _labels), value in samples.items() if name == f"consumer_batch_size_{part}")
+                for part in ("sum", "count")
+            )
+        return totals
+
+    def mean_batch(self, before: dict[str, tuple[float, float]]) -> dict[str, float]:
+        """Deliveries per batch each consumer handled since ``before``: how much its per-batch work was shared."""
+        after = self.batches()
+        return {
+            key.removesuffix("-consumer"): round(
+                (after[key][0] - before[key][0]) / max(after[key][1] - before[key][1], 1), 2
+            )
+            for key in CONSUMERS
+        }
+
     def intake(self, baseline_port: int) -> dict:
         ours, baseline, end_to_end = [], [], []
         for run in range(self.repeats):
             wait_quiet()
             before = self.max_order_id()
             log(f"intake run {run + 1}: POST /orders, wrk 50 connections, {self.seconds}s")
-            cpu_before = cpu_seconds(self.stack)
+            cpu_before, batches_before = cpu_seconds(self.stack), self.batches()
             ours.append(wrk(self.stack.port, seconds=self.seconds))
             drain = self.wait_drained(before)
             figures = self.saga_figures(before, self.max_order_id())
             figures["cpu_ms_per_saga"] = cpu_per_saga(cpu_before, cpu_seconds(self.stack), figures["sagas"])
             figures["drain_after_load_s"] = round(drain, 1)
+            ours[-1]["mean_batch"] = self.mean_batch(batches_before)
             end_to_end.append(figures)
-            log(f"  ours {ours[-1]['rps']} req/s, sagas {figures}")
+            log(f"  ours {ours[-1]['rps']} req/s, batches {ours[-1]['mean_batch']}, sagas {figures}")
             wait_quiet()
-            before = self.max_order_id()
+            before, batches_before = self.max_order_id(), self.batches()
             log(f"intake run {run + 1}: baseline view")
             baseline.append(wrk(baseline_port, seconds=self.seconds))
-            self.wait_drained(before)
-            log(f"  baseline {baseline[-1]['rps']} req/s")
+            # The baseline leaves its rows to the relay's sweep: its sagas may still be running here.
+            baseline[-1]["drain_after_load_s"] = round(self.wait_drained(before), 1)
+            baseline[-1]["mean_batch"] = self.mean_batch(batches_before)
+            log(f"  baseline {baseline[-1]['rps']} req/s, {baseline[-1]}")
         summary = {
-            "ours": {key: median([r[key] for r in ours]) for key in ours[0]},
-            "baseline": {key: median([r[key] for r in baseline]) for key in baseline[0]},
+            "ours": median_figures(ours),
+            "baseline": median_figures(baseline),
             "runs": {"ours": ours, "baseline": baseline},
         }
         summary["ratio"] = round(summary["ours"]["rps"] / summary["baseline"]["rps"], 3)

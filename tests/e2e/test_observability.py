@@ -115,6 +115,9 @@ def test_metrics_report_completed_and_compensated_sagas_from_every_process(stack
     assert orchestrator[("outbox_published_total", (("database", "orders"),))] >= 2
     inventory = stack.metrics("inventory-consumer")
     assert inventory[("consumer_messages_total", (("outcome", "ok"), ("queue", "inventory.commands")))] >= 3
+    batched = (("queue", "inventory.commands"),)
+    assert inventory[("consumer_batch_size_count", batched)] >= 1
+    assert inventory[("consumer_batch_size_sum", batched)] >= 3, "every delivery handled was in a batch"
     state = stack.metrics("beat")
     assert state[("outbox_undispatched", (("database", "orders"),))] == 0
     assert ("outbox_oldest_undispatched_age_seconds", (("database", "payments"),)) in state
