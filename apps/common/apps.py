@@ -9,7 +9,7 @@ class CommonConfig(AppConfig):
     def ready(self):
         from django.conf import settings
         from django.core.signals import request_started
-        from django.db import reset_queries
+        from django.db import close_old_connections, reset_queries
 
         from apps.common import checks  # noqa: F401 -- registers the middleware check
 
@@ -18,3 +18,9 @@ class CommonConfig(AppConfig):
             # aliases. The log is only written under DEBUG or inside CaptureQueriesContext (which
             # disconnects this receiver itself while it captures), and it is bounded anyway.
             request_started.disconnect(reset_queries)
+        if all(database.get("CONN_HEALTH_CHECKS") for database in settings.DATABASES.values()):
+            # Django also checks every connection at each request's start. The previous request's end
+            # has just done the same (request_finished: broken or past CONN_MAX_AGE is closed), and a
+            # connection that broke since then is pinged and replaced before its first statement.
+            # Without health checks, the start-of-request check stays.
+            request_started.disconnect(close_old_connections)
