@@ -293,17 +293,13 @@ def test_statements_are_logged_while_queries_are_captured_though_a_cursor_was_ke
 @pytest.mark.mariadb
 @pytest.mark.django_db(databases=["orders"], transaction=True)
 def test_a_connection_killed_between_requests_is_replaced_before_the_next_statement():
-    import MySQLdb
-
     connection = connections["orders"]
     assert connection.health_check_enabled
     ((first,),) = sql_rows(using="orders", sql="SELECT CONNECTION_ID()")
-    settings = connection.settings_dict
-    other = MySQLdb.connect(
-        host=settings["HOST"] or "127.0.0.1", port=int(settings["PORT"] or 3306), user=settings["USER"]
-    )
+    other = connections.create_connection("orders")
     try:
-        other.cursor().execute("KILL %s", [first])
+        with other.cursor() as cursor:
+            cursor.execute("KILL %s", [first])
     finally:
         other.close()
 
