@@ -46,6 +46,14 @@ def freeze_relay_child_heap(**kwargs):
     freeze_startup_heap()
 
 
+@worker_process_init.connect
+def follow_outboxes(**kwargs):
+    """Each relay child follows the RELAY_FOLLOW outboxes from a thread of its own (apps.messaging.relay)."""
+    from apps.messaging.relay import relay_follow
+
+    relay_follow()
+
+
 @beat_init.connect
 def serve_state_metrics(**kwargs):
     """Beat, the one singleton process, serves the system-state gauges (outbox lag, DLQs, active sagas)."""

@@ -187,6 +187,13 @@ RELAY_CONFIRM_TIMEOUT = env.float("RELAY_CONFIRM_TIMEOUT", default=10.0)
 RELAY_DRAINERS = env.int("RELAY_DRAINERS", default=2)
 # Commits within this window share one relay nudge (the first is nudged at once).
 RELAY_KICK_INTERVAL_MS = env.float("RELAY_KICK_INTERVAL_MS", default=20.0)
+# Each relay child follows these outboxes from a thread, probing every RELAY_FOLLOW_INTERVAL_MS
+# (0: never): a commit on them sends no nudge, and the web leaves an order's first command there.
+RELAY_FOLLOW = env.list("RELAY_FOLLOW", default=["orders"])
+RELAY_FOLLOW_INTERVAL_MS = env.float("RELAY_FOLLOW_INTERVAL_MS", default=20.0)
+# The web publishes an order's first command itself after the response, instead of leaving it
+# to the relay: one hop less, at about a sixth of a request's CPU (docs/benchmarks.md).
+WEB_DISPATCH_AFTER_RESPONSE = env.bool("WEB_DISPATCH_AFTER_RESPONSE", default=False)
 # Consumers publish their own replies right after their commit; the relay picks up
 # whatever they did not confirm and mark once OUTBOX_DISPATCH_GRACE seconds have passed.
 OUTBOX_DISPATCH_AFTER_COMMIT = env.bool("OUTBOX_DISPATCH_AFTER_COMMIT", default=True)

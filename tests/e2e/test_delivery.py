@@ -2,8 +2,8 @@
 
 import concurrent.futures
 import json
-import re
 import signal
+import time
 import uuid
 
 import pytest
@@ -136,8 +136,7 @@ def test_a_poison_message_goes_to_the_dlq_and_orders_keep_flowing(stack):
 
 def test_relay_crash_after_publish_before_marking_publishes_twice_with_one_effect(make_stack):
     stack = make_stack()
-    # The web leaves its rows to the relay, as rows written outside a request or a consumer are.
-    stack.start("web", env=WEB_THROUGH_THE_RELAY)
+    stack.start("web")
     for consumer in ("orders-consumer", "inventory-consumer", "payments-consumer"):
         stack.start(consumer)
     stack.wait_until(stack._web_ready, timeout=60, what="web up")
@@ -163,9 +162,30 @@ def test_relay_crash_after_publish_before_marking_publishes_twice_with_one_effec
     assert stack.sql("payments", "SELECT COUNT(*) FROM payments")[0][0] == 1
 
 
-def test_with_no_relay_running_the_web_and_the_consumers_carry_sagas_to_the_end(make_stack):
+def test_the_relay_follows_the_orders_outbox_with_no_nudge_and_no_sweep(make_stack):
     stack = make_stack()
     stack.start_all("web", "orders-consumer", "inventory-consumer", "payments-consumer")
+    stack.seed(2141, 10)
+    # No relay yet: the web leaves the order's first command in the outbox.
+    waiting = stack.place_order(product_id=2141, quantity=1)["order_id"]
+    time.sleep(1.0)
+    undispatched = "SELECT COUNT(*) FROM messaging_outbox WHERE dispatched_at IS NULL"
+    assert stack.sql("orders", undispatched)[0][0] == 1
+    assert stack.sql("orders", "SELECT status FROM orders WHERE id = %s", [waiting]) == [("PENDING",)]
+
+    # No beat either: only the relay's followers can publish the orders outbox.
+    stack.start("relay")
+    placed = [waiting, *(stack.place_order(product_id=2141, quantity=1)["order_id"] for _ in range(4))]
+
+    assert set(stack.wait_terminal(placed, timeout=30).values()) == {"CONFIRMED"}
+    stack.wait_stock(2141, (5, 0, 5))
+    assert any(line.get("event") == "relay.following" for line in stack.json_logs("relay"))
+
+
+def test_with_no_relay_running_a_web_that_dispatches_and_the_consumers_carry_sagas_to_the_end(make_stack):
+    stack = make_stack()
+    stack.start("web", env={"WEB_DISPATCH_AFTER_RESPONSE": "true"})
+    stack.start_all("orders-consumer", "inventory-consumer", "payments-consumer")
     stack.seed(2151, 10)
 
     placed = [stack.place_order(product_id=2151, quantity=1)["order_id"] for _ in range(5)]
@@ -179,11 +199,11 @@ def test_with_no_relay_running_the_web_and_the_consumers_carry_sagas_to_the_end(
 
 
 def test_two_relays_drain_one_backlog_with_effects_once(make_stack):
-    # Both relays are up before the orders come, eight at a time, each commit nudging (no
-    # coalescing): the nudges queue drain tasks that both relays take, and their drains overlap
-    # on the same rows. Started after a backlog, the first relay up would drain all of it alone.
-    stack = make_stack(RELAY_BATCH_SIZE=10, RELAY_KICK_INTERVAL_MS=0)
-    stack.start("web", env=WEB_THROUGH_THE_RELAY)
+    # Both relays are up before the orders come, eight at a time, in small batches: the two
+    # relays' children follow the orders outbox side by side and their claims overlap on the
+    # same rows. Started after a backlog, the first relay up would drain all of it alone.
+    stack = make_stack(RELAY_BATCH_SIZE=10)
+    stack.start("web")
     for consumer in ("orders-consumer", "inventory-consumer", "payments-consumer"):
         stack.start(consumer)
     stack.start("relay", instance="-a")
@@ -205,7 +225,7 @@ def test_two_relays_drain_one_backlog_with_effects_once(make_stack):
         timeout=30,
         what="every outbox drained",
     )
-    published = {key: relayed_count(stack.log(key)) for key in ("relay-a", "relay-b")}
+    published = {key: relayed_count(stack, key) for key in ("relay-a", "relay-b")}
     assert all(count > 0 for count in published.values()), published
     # The consumers publish their own replies after their commits.
     published |= {key: dispatched_count(stack, key) for key in CONSUMERS}
@@ -224,8 +244,6 @@ def test_two_relays_drain_one_backlog_with_effects_once(make_stack):
 
 
 ALIASES = ("orders", "inventory", "payments")
-# The web's first command of each saga then goes through the relay.
-WEB_THROUGH_THE_RELAY = {"OUTBOX_DISPATCH_AFTER_COMMIT": "false"}
 CONSUMERS = ("orders-consumer", "inventory-consumer", "payments-consumer")
 
 
@@ -238,10 +256,12 @@ def dispatched_count(stack, key: str) -> int:
     )
 
 
-def relayed_count(log: str) -> int:
-    """Rows a relay process published, from Celery's 'Task ... succeeded in ...: N' lines."""
+def relayed_count(stack, key: str) -> int:
+    """Rows a relay process published (its followers and its tasks), from its outbox.batch_published lines."""
     return sum(
-        int(count) for count in re.findall(r"Task messaging\.relay_\w+\[[^\]]+\] succeeded in [^:]+: (\d+)", log)
+        line["published"]
+        for line in stack.json_logs(key)
+        if line.get("event") == "outbox.batch_published" and line.get("logger") == "messaging.relay"
     )
 
 

@@ -22,20 +22,8 @@ def relay_child_kills(stack) -> int:
     return stack.log("relay").count("signal 9 (SIGKILL)")
 
 
-@pytest.fixture
-def web_through_the_relay(fault_stack):
-    """The web leaves its outbox rows to the relay (as rows written outside a request are), so the relay has work."""
-    fault_stack.stop("web")
-    fault_stack.start("web", env={"OUTBOX_DISPATCH_AFTER_COMMIT": "false"})
-    fault_stack.wait_until(fault_stack._web_ready, timeout=60, what="web up")
-    yield
-    fault_stack.stop("web")
-    fault_stack.start("web")
-    fault_stack.wait_until(fault_stack._web_ready, timeout=60, what="web up")
-
-
 @pytest.mark.parametrize("point", RELAY_POINTS)
-def test_relay_killed_at_each_crash_point(fault_stack, web_through_the_relay, products, point):
+def test_relay_killed_at_each_crash_point(fault_stack, products, point):
     stack = fault_stack
     kills_before = relay_child_kills(stack)
     load = Load(stack, products=products)
@@ -43,7 +31,7 @@ def test_relay_killed_at_each_crash_point(fault_stack, web_through_the_relay, pr
 
     stack.kill("relay")
     stack.start("relay", env={"CRASH_POINTS": point, "RELAY_CONCURRENCY": "1"})
-    # Every batch it takes kills it again (the task is requeued and retaken) until it runs without the point.
+    # Every batch its follower claims kills it again (the pool starts a new child) until it runs without the point.
     stack.wait_until(lambda: relay_child_kills(stack) >= kills_before + 2, timeout=30, what=f"relay died at {point}")
     load.wait_placed(0.6)
     stack.kill("relay")

@@ -112,7 +112,8 @@ def test_switched_off_the_rows_are_left_to_the_relay(run_consumer, rabbitmq_vhos
 
 
 @pytest.mark.django_db(databases=["default", "orders"], transaction=True)
-def test_the_web_publishes_what_a_request_committed_once_the_response_is_closed(rabbitmq_vhost, client):
+def test_the_web_publishes_what_a_request_committed_once_the_response_is_closed(rabbitmq_vhost, client, settings):
+    settings.WEB_DISPATCH_AFTER_RESPONSE = True
     body = {"user_id": 1, "product_id": 5, "quantity": 1, "total_amount": "2.50"}
 
     response = client.post("/orders", body, content_type="application/json")

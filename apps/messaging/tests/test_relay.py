@@ -1,17 +1,26 @@
-"""The relay against MariaDB and RabbitMQ: confirms, mandatory returns, SKIP LOCKED, two relays."""
+"""The relay against MariaDB and RabbitMQ: confirms, mandatory returns, SKIP LOCKED, two relays, the follower."""
 
 import json
 import threading
+import time
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.db import connections, transaction
+from django.utils import timezone
 from kombu import Connection
 
 from apps.messaging.contracts import ReserveInventory
 from apps.messaging.models import OutboxMessage
 from apps.messaging.publisher import ConfirmingPublisher
-from apps.messaging.relay import relay_dispatch_batch, relay_drain
+from apps.messaging.relay import (
+    RelayFollower,
+    relay_dispatch_batch,
+    relay_drain,
+    relay_follows,
+    relay_has_claimable,
+)
 
 pytestmark = [
     pytest.mark.mariadb,
@@ -153,3 +162,46 @@ def test_a_backlog_is_drained_by_two_threads_each_row_once(rabbitmq_vhost, caplo
     assert all(count > 0 for count in drained["drainers"]), drained
     assert OutboxMessage.objects.using("orders").filter(dispatched_at__isnull=True).count() == 0
     assert queue_depth(rabbitmq_vhost, "inventory.commands") == 2000
+
+
+def wait_for(predicate, what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def test_a_follower_publishes_what_commits_while_it_runs_and_leaves_held_back_rows(rabbitmq_vhost, settings):
+    settings.MESSAGING_BROKER_URL = rabbitmq_vhost
+    held_back = add_rows(1, routing_key="inventory.release")[0]
+    OutboxMessage.objects.using("orders").filter(pk=held_back.pk).update(retry_at=timezone.now() + timedelta(minutes=5))
+    follower = RelayFollower(databases=["orders"], interval=0.02).start()
+    try:
+        with transaction.atomic(using="orders"):
+            add_rows(3)
+        undispatched = OutboxMessage.objects.using("orders").filter(dispatched_at__isnull=True)
+        wait_for(lambda: undispatched.count() == 1, "the committed rows marked")
+    finally:
+        follower.stop()
+
+    assert not follower.thread.is_alive()
+    assert list(undispatched.values_list("pk", flat=True)) == [held_back.pk]
+    assert queue_depth(rabbitmq_vhost, "inventory.commands") == 3
+
+
+def test_the_probe_sees_only_claimable_rows():
+    assert relay_has_claimable(using="orders") is False
+    [row] = add_rows(1)
+    OutboxMessage.objects.using("orders").filter(pk=row.pk).update(retry_at=timezone.now() + timedelta(minutes=5))
+    assert relay_has_claimable(using="orders") is False
+    OutboxMessage.objects.using("orders").filter(pk=row.pk).update(retry_at=None)
+    assert relay_has_claimable(using="orders") is True
+
+
+def test_commits_on_a_followed_database_send_no_nudge(settings):
+    settings.RELAY_FOLLOW = ["orders"]
+    settings.RELAY_FOLLOW_INTERVAL_MS = 20.0
+    assert relay_follows("orders")
+    assert not relay_follows("inventory")
+    settings.RELAY_FOLLOW_INTERVAL_MS = 0
+    assert not relay_follows("orders")
