@@ -48,16 +48,16 @@ def test_one_trace_id_runs_through_the_web_and_every_consumer(stack):
     for key in ("web", *CONSUMERS):
         stack.wait_until(lambda key=key: records_with(stack, key, trace_id), timeout=10, what=f"{key} logs the trace")
 
-    # Each hop's publish names the trace: the web's first command, then every consumer's replies.
+    # Each hop's publish names the trace: the relay's of the first command, then every consumer's replies.
     def publishers() -> set[str]:
         return {
             r["service"]
-            for key in ("web", *CONSUMERS)
+            for key in ("relay", *CONSUMERS)
             for r in stack.json_logs(key)
             if r.get("event") == "outbox.batch_published" and trace_id in r["trace_ids"]
         }
 
-    stack.wait_until(lambda: publishers() == {"web", *CONSUMERS}, timeout=10, what="every hop logs its publish")
+    stack.wait_until(lambda: publishers() == {"relay", *CONSUMERS}, timeout=10, what="every hop logs its publish")
     handled = [r for key in CONSUMERS for r in records_with(stack, key, trace_id) if r["event"] == "consumer.handled"]
     assert {r["routing_key"] for r in handled} >= {
         "inventory.reserve",
@@ -110,8 +110,8 @@ def test_metrics_report_completed_and_compensated_sagas_from_every_process(stack
     assert web[("http_requests_total", (("method", "POST"), ("route", "/orders"), ("status", "201")))] >= 2
     assert web[("django_db_execute_total", (("alias", "orders"), ("vendor", "mysql")))] >= 4
     assert not [name for name, _ in web if name.startswith("django_http_")], "HTTP is counted once, as http_*"
-    # The web publishes each saga's first command, the orchestrator the next ones, after their commits.
-    assert web[("outbox_published_total", (("database", "orders"),))] >= 2
+    # The relay publishes each saga's first command, the orchestrator the next ones after its commits.
+    assert stack.metrics("relay")[("outbox_published_total", (("database", "orders"),))] >= 2
     assert orchestrator[("outbox_published_total", (("database", "orders"),))] >= 2
     inventory = stack.metrics("inventory-consumer")
     assert inventory[("consumer_messages_total", (("outcome", "ok"), ("queue", "inventory.commands")))] >= 3
