@@ -40,6 +40,7 @@ from apps.messaging.metrics import BATCHED, HANDLE_DURATION, HANDLED
 from apps.messaging.models import InboxMessage
 from apps.messaging.outbox import outbox_batched
 from apps.messaging.publisher import publisher_for
+from apps.messaging.relay import CONNECTION_CHECK_INTERVAL
 from apps.messaging.topology import WORK_QUEUES, WorkQueue, declare_topology
 
 log = structlog.get_logger("messaging.consumer")
@@ -48,7 +49,6 @@ ORIGINAL_ROUTING_KEY = "x-original-routing-key"
 ORIGINAL_EXCHANGE = "x-original-exchange"
 RETRY_COUNT = "x-retry-count"
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
-CONNECTION_CHECK_INTERVAL = 1.0
 
 
 class Unprocessable(Exception):

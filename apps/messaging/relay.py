@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import structlog
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import close_old_connections, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -32,6 +32,8 @@ from apps.messaging.publisher import Outgoing, PublishError, publisher_for_threa
 log = structlog.get_logger("messaging.relay")
 
 FAILED_ROW_BACKOFF = timedelta(seconds=5)
+# How often a long-running loop (a follower, a consumer) drops broken or aged database connections.
+CONNECTION_CHECK_INTERVAL = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -266,10 +268,10 @@ class RelayFollower:
         checked_at = 0.0
         try:
             while not self.stopping.wait(self.interval):
-                if time.monotonic() - checked_at >= 1.0:  # as a consumer does: drop broken or aged connections
+                if time.monotonic() - checked_at >= CONNECTION_CHECK_INTERVAL:
+                    # As a consumer does: drop broken or aged connections once a second, not per probe.
                     checked_at = time.monotonic()
-                    for alias in self.databases:
-                        connections[alias].close_if_unusable_or_obsolete()
+                    close_old_connections()
                 for alias in self.databases:
                     self.follow_once(alias, publisher)
         finally:

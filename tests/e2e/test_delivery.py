@@ -225,10 +225,10 @@ def test_two_relays_drain_one_backlog_with_effects_once(make_stack):
         timeout=30,
         what="every outbox drained",
     )
-    published = {key: relayed_count(stack, key) for key in ("relay-a", "relay-b")}
+    published = {key: published_count(stack, key, by="messaging.relay") for key in ("relay-a", "relay-b")}
     assert all(count > 0 for count in published.values()), published
     # The consumers publish their own replies after their commits.
-    published |= {key: dispatched_count(stack, key) for key in CONSUMERS}
+    published |= {key: published_count(stack, key, by="messaging.dispatch") for key in CONSUMERS}
     rows = sum(stack.sql(alias, "SELECT COUNT(*) FROM messaging_outbox")[0][0] for alias in ALIASES)
     # reserve, reserved, process, processed, commit (an applied commit is not answered); plus any
     # re-send recovery made for a saga that sat in the backlog longer than SAGA_RECOVERY_AGE.
@@ -247,21 +247,16 @@ ALIASES = ("orders", "inventory", "payments")
 CONSUMERS = ("orders-consumer", "inventory-consumer", "payments-consumer")
 
 
-def dispatched_count(stack, key: str) -> int:
-    """Rows a consumer published itself after its commits, from its outbox.batch_published lines."""
+def published_count(stack, key: str, *, by: str) -> int:
+    """Rows a process published, from its outbox.batch_published lines logged by ``by``.
+
+    ``messaging.dispatch``: a consumer's own replies after its commits; ``messaging.relay``:
+    a relay's followers and tasks.
+    """
     return sum(
         line["published"]
         for line in stack.json_logs(key)
-        if line.get("event") == "outbox.batch_published" and line.get("logger") == "messaging.dispatch"
-    )
-
-
-def relayed_count(stack, key: str) -> int:
-    """Rows a relay process published (its followers and its tasks), from its outbox.batch_published lines."""
-    return sum(
-        line["published"]
-        for line in stack.json_logs(key)
-        if line.get("event") == "outbox.batch_published" and line.get("logger") == "messaging.relay"
+        if line.get("event") == "outbox.batch_published" and line.get("logger") == by
     )
 
 

@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from tests.e2e.test_delivery import dispatched_count, relayed_count
+from tests.e2e.test_delivery import published_count
 from tests.stack import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mariadb, pytest.mark.rabbitmq]
@@ -132,10 +132,10 @@ def test_two_copies_of_every_process_share_the_load_with_effects_once(make_stack
         )
         for key in web_ports
     }
-    relayed = {f"relay{copy}": relayed_count(stack, f"relay{copy}") for copy in COPIES}
+    relayed = {f"relay{copy}": published_count(stack, f"relay{copy}", by="messaging.relay") for copy in COPIES}
     # The relays publish the web's rows; the consumers publish what they commit.
     publishers = [f"{consumer}{copy}" for consumer in CONSUMERS for copy in COPIES]
-    relayed |= {key: dispatched_count(stack, key) for key in publishers}
+    relayed |= {key: published_count(stack, key, by="messaging.dispatch") for key in publishers}
     handled = {f"{consumer}{copy}": handled_ok(stack, f"{consumer}{copy}") for consumer in CONSUMERS for copy in COPIES}
     print(
         f"\nscale-out: {ORDERS} orders placed in {placed_in:.1f}s, all terminal after {settled_in:.1f}s: {counts}"
