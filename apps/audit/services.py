@@ -6,14 +6,16 @@ columns per row), which suits an operator's or a test's run, not a request.
 
 The invariants, once every saga older than ``saga_age`` has ended:
 
-- every saga is terminal (or younger than ``saga_age``); every order has a saga and every saga an order;
-- an order's status is what its saga's status implies;
+- every saga is terminal (or younger than ``saga_age``); an order has at most one
+  active saga; every order has a saga and every saga an order;
+- an order's status is what its latest saga's position implies (its definition says);
 - a payment is SUCCESS exactly for CONFIRMED orders, with the order's amount; an
   order refused at reservation has no payment at all; no payment names an unknown order;
 - per order, inventory's log agrees with the order: a reservation takes the
   order's product and quantity, a release gives back only what was reserved, a
-  commit sells only what was reserved, never both; a completed order's units
-  are sold, an order that did not complete holds none;
+  commit sells only what was reserved, never both; a restock gives back what
+  was sold (or reserved, if never sold); a confirmed order's units are sold, an
+  order that ended otherwise holds none;
 - per product, ``reserved_qty`` and ``sold_qty`` are what the applied log rows
   add up to; no counter or quantity is negative;
 - no outbox row has waited unpublished longer than ``outbox_age``.
@@ -29,19 +31,10 @@ from django.utils import timezone
 
 from apps.inventory.models import Inventory, InventoryAction, InventoryLog, InventoryOutcome
 from apps.messaging.models import OutboxMessage
-from apps.orders.models import Order, OrderStatus, SagaState, SagaStatus, SagaStep
-from apps.orders.saga import TERMINAL_STATUSES
+from apps.orders.models import Order, SagaState, SagaStatus, SagaStep, SagaType
+from apps.orders.sagas import TERMINAL_STATUSES, machine_for
 from apps.payments.models import Payment, PaymentStatus
 
-# What each saga status leaves its order in (RESOLVED: an operator closed a FAILED saga).
-ORDER_STATUS_FOR_SAGA = {
-    SagaStatus.IN_PROGRESS: OrderStatus.PENDING,
-    SagaStatus.COMPENSATING: OrderStatus.FAILED,
-    SagaStatus.COMPLETED: OrderStatus.CONFIRMED,
-    SagaStatus.COMPENSATED: OrderStatus.COMPENSATED,
-    SagaStatus.FAILED: OrderStatus.FAILED,
-    SagaStatus.RESOLVED: OrderStatus.FAILED,
-}
 # Shown to people; a few examples are enough to start looking.
 EXAMPLES = 5
 
@@ -58,11 +51,21 @@ class Violation:
 @dataclasses.dataclass(frozen=True)
 class _Saga:
     saga_id: str
+    saga_type: str
     order_id: int
     status: str
     step: str
+    cancelling: bool
     created_at: datetime
     completed_at: datetime | None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def placement(self) -> bool:
+        return self.saga_type == SagaType.PLACEMENT
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,12 +87,17 @@ class _Log:
 def reconcile(*, saga_age: timedelta, outbox_age: timedelta) -> list[Violation]:
     """Every violation of the cross-database invariants, in a stable order (empty when all hold)."""
     now = timezone.now()
-    sagas = {
-        row[1]: _Saga(str(row[0]), *row[1:])
-        for row in SagaState.objects.values_list(
-            "saga_id", "order_id", "status", "current_step", "created_at", "completed_at"
-        ).iterator()
-    }
+    every_saga: dict[int, list[_Saga]] = defaultdict(list)
+    for row in (
+        SagaState.objects.order_by("id")
+        .values_list(
+            "saga_id", "saga_type", "order_id", "status", "current_step", "cancelling", "created_at", "completed_at"
+        )
+        .iterator()
+    ):
+        every_saga[row[2]].append(_Saga(str(row[0]), *row[1:]))
+    # Each order's latest saga decides what the order should show.
+    sagas = {order_id: runs[-1] for order_id, runs in every_saga.items()}
     orders = {
         row[0]: _Order(*row)
         for row in Order.objects.values_list("id", "status", "product_id", "quantity", "total_amount").iterator()
@@ -107,7 +115,7 @@ def reconcile(*, saga_age: timedelta, outbox_age: timedelta) -> list[Violation]:
         applied[action][order_id] = _Log(order_id, product_id, quantity)
     settled_before = now - saga_age
     violations = [
-        *_sagas_and_orders(sagas, orders, settled_before=settled_before),
+        *_sagas_and_orders(every_saga, orders, settled_before=settled_before),
         *_payments(sagas, orders, payments),
         *_inventory_per_order(sagas, orders, applied, settled_before=settled_before),
         *_inventory_per_product(applied),
@@ -117,25 +125,38 @@ def reconcile(*, saga_age: timedelta, outbox_age: timedelta) -> list[Violation]:
     return violations
 
 
-def _sagas_and_orders(sagas: dict[int, _Saga], orders: dict[int, _Order], *, settled_before: datetime):
-    for order_id, saga in sorted(sagas.items()):
-        if saga.status not in TERMINAL_STATUSES and saga.created_at <= settled_before:
+def _sagas_and_orders(every_saga: dict[int, list[_Saga]], orders: dict[int, _Order], *, settled_before: datetime):
+    for order_id, runs in sorted(every_saga.items()):
+        for saga in runs:
+            if not saga.terminal and saga.created_at <= settled_before:
+                yield Violation(
+                    "saga_not_terminal",
+                    f"{saga.saga_type} saga {saga.saga_id} (order {order_id}) is still {saga.status}/{saga.step}, "
+                    f"started {saga.created_at.isoformat()}",
+                )
+        active = [saga for saga in runs if not saga.terminal]
+        if len(active) > 1:
             yield Violation(
-                "saga_not_terminal",
-                f"saga {saga.saga_id} (order {order_id}) is still {saga.status}/{saga.step}, "
-                f"started {saga.created_at.isoformat()}",
+                "several_active_sagas",
+                f"order {order_id} has {len(active)} active sagas: {', '.join(saga.saga_id for saga in active)}",
             )
+        if any(not saga.terminal for saga in runs[:-1]):
+            yield Violation("saga_after_active_saga", f"order {order_id} got a saga while an earlier one was active")
+        saga = runs[-1]
         order = orders.get(order_id)
         if order is None:
             yield Violation("saga_without_order", f"saga {saga.saga_id} names order {order_id}, which does not exist")
             continue
-        expected = ORDER_STATUS_FOR_SAGA.get(saga.status)
+        expected = machine_for(saga.saga_type).order_status(
+            status=saga.status, step=saga.step, cancelling=saga.cancelling
+        )
         if order.status != expected:
             yield Violation(
                 "order_saga_mismatch",
-                f"order {order_id} is {order.status} but its saga {saga.saga_id} is {saga.status} (expects {expected})",
+                f"order {order_id} is {order.status} but its {saga.saga_type} saga {saga.saga_id} is "
+                f"{saga.status}/{saga.step} (expects {expected})",
             )
-    for order_id in sorted(orders.keys() - sagas.keys()):
+    for order_id in sorted(orders.keys() - every_saga.keys()):
         yield Violation("order_without_saga", f"order {order_id} has no saga")
 
 
@@ -149,20 +170,21 @@ def _payments(sagas: dict[int, _Saga], orders: dict[int, _Order], payments: dict
             yield Violation(
                 "payment_amount_mismatch", f"order {order_id} costs {order.amount} but its payment is {amount}"
             )
-        if saga is None or saga.status not in TERMINAL_STATUSES:
+        if saga is None or not saga.terminal:
             continue
-        if saga.status == SagaStatus.COMPLETED and status != PaymentStatus.SUCCESS:
+        confirmed = saga.placement and saga.status == SagaStatus.COMPLETED
+        if confirmed and status != PaymentStatus.SUCCESS:
             yield Violation(
                 "confirmed_without_payment",
                 f"order {order_id} is CONFIRMED but its payment is {status or 'missing'}",
             )
-        elif saga.status != SagaStatus.COMPLETED and status == PaymentStatus.SUCCESS:
+        elif not confirmed and status == PaymentStatus.SUCCESS:
             yield Violation(
                 "charged_without_confirmation",
-                f"order {order_id} ended {order.status} (saga {saga.status}) but its payment is SUCCESS: "
-                "money kept for an order not delivered",
+                f"order {order_id} ended {order.status} ({saga.saga_type} saga {saga.status}) but its payment is "
+                "SUCCESS: money kept for an order not delivered",
             )
-        if saga.step == SagaStep.RESERVING_INVENTORY and status is not None:
+        if saga.placement and saga.step == SagaStep.RESERVING_INVENTORY and status is not None:
             yield Violation(
                 "payment_for_reservation_failure",
                 f"order {order_id} was refused at reservation but has a {status} payment",
@@ -175,7 +197,8 @@ def _inventory_per_order(
     reserved = applied[InventoryAction.RESERVE]
     released = applied[InventoryAction.RELEASE]
     committed = applied[InventoryAction.COMMIT]
-    for order_id in sorted((reserved.keys() | released.keys() | committed.keys()) - orders.keys()):
+    restocked = applied[InventoryAction.RESTOCK]
+    for order_id in sorted((reserved.keys() | released.keys() | committed.keys() | restocked.keys()) - orders.keys()):
         yield Violation("stock_for_unknown_order", f"inventory moved stock for order {order_id}, which does not exist")
     for order_id, order in sorted(orders.items()):
         reservation = reserved.get(order_id)
@@ -201,15 +224,26 @@ def _inventory_per_order(
             )
         if commit and release and release.quantity:
             yield Violation("released_and_sold", f"order {order_id} was both released and sold")
+        restock = restocked.get(order_id)
+        if restock and restock.quantity and (reservation is None or restock.quantity != reservation.quantity):
+            yield Violation(
+                "restock_without_sale",
+                f"order {order_id} restocked {restock.quantity} of {restock.product_id} but reserved "
+                f"{reservation.quantity if reservation else 0}",
+            )
+        if restock and restock.quantity and release and release.quantity:
+            yield Violation("released_and_restocked", f"order {order_id} was both released and restocked")
         saga = sagas.get(order_id)
         if saga is None:
             continue
-        if saga.status == SagaStatus.COMPLETED:
+        if saga.placement and saga.status == SagaStatus.COMPLETED:
             if commit is None and saga.completed_at is not None and saga.completed_at <= settled_before:
                 yield Violation("units_not_sold", f"order {order_id} is CONFIRMED but its units were never sold")
-        elif commit is not None:
+        elif commit is not None and saga.placement:
             yield Violation("sold_without_confirmation", f"order {order_id} is {order.status} but its units were sold")
-        if saga.status in (SagaStatus.COMPENSATED, SagaStatus.FAILED) and reservation and not release:
+        given_back = (release and release.quantity) or (restock and restock.quantity)
+        ended_without_sale = saga.terminal and not (saga.placement and saga.status == SagaStatus.COMPLETED)
+        if ended_without_sale and saga.status != SagaStatus.RESOLVED and reservation and not given_back:
             yield Violation(
                 "stock_held",
                 f"order {order_id} ended {saga.status}/{saga.step} but still holds "
@@ -227,6 +261,12 @@ def _inventory_per_product(applied: dict[str, dict[int, _Log]]):
     for log in applied[InventoryAction.COMMIT].values():
         expected_reserved[log.product_id] -= log.quantity
         expected_sold[log.product_id] += log.quantity
+    for log in applied[InventoryAction.RESTOCK].values():
+        # Sold units go back if the order was sold; a restock before the sale gives back the reservation.
+        if log.order_id in applied[InventoryAction.COMMIT]:
+            expected_sold[log.product_id] -= log.quantity
+        else:
+            expected_reserved[log.product_id] -= log.quantity
     counters = {
         product_id: (reserved_qty, sold_qty)
         for product_id, reserved_qty, sold_qty in Inventory.objects.values_list(

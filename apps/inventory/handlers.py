@@ -1,14 +1,25 @@
-"""Inventory's commands: reserve, release and commit stock, reply through the outbox (a commit only when refused)."""
+"""Inventory's commands: reserve, release, commit and restock stock, reply through the outbox.
 
-from apps.inventory.services import DATABASE, StockDecision, inventory_commit, inventory_release, inventory_reserve
+A commit is answered only when refused."""
+
+from apps.inventory.services import (
+    DATABASE,
+    StockDecision,
+    inventory_commit,
+    inventory_release,
+    inventory_reserve,
+    inventory_restock,
+)
 from apps.messaging.consumer import HandlerContext
 from apps.messaging.contracts import (
     CommitInventory,
     InventoryCommitted,
     InventoryReleased,
     InventoryReserved,
+    InventoryRestocked,
     ReleaseInventory,
     ReserveInventory,
+    RestockInventory,
 )
 from apps.messaging.outbox import outbox_enqueue
 
@@ -31,6 +42,11 @@ def on_commit(message: CommitInventory, context: HandlerContext) -> None:
         _reply(InventoryCommitted, message, decision, context)
 
 
+def on_restock(message: RestockInventory, context: HandlerContext) -> None:
+    decision = inventory_restock(order_id=message.order_id, product_id=message.product_id)
+    _reply(InventoryRestocked, message, decision, context)
+
+
 def _reply(reply_type, command, decision: StockDecision, context: HandlerContext) -> None:
     """Answer ``command`` with its decision: what was moved (from the log), whether, and why not."""
     reply = reply_type(
@@ -48,4 +64,5 @@ HANDLERS = {
     ReserveInventory.routing_key: on_reserve,
     ReleaseInventory.routing_key: on_release,
     CommitInventory.routing_key: on_commit,
+    RestockInventory.routing_key: on_restock,
 }

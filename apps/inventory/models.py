@@ -30,6 +30,8 @@ class InventoryAction(models.TextChoices):
     RESERVE = "RESERVE"
     RELEASE = "RELEASE"
     COMMIT = "COMMIT"
+    # A cancelled order's units back on sale: from sold, or from reserved if it was never sold.
+    RESTOCK = "RESTOCK"
 
 
 class InventoryOutcome(models.TextChoices):

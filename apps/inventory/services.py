@@ -5,8 +5,10 @@ two concurrent reservations can never both take the last unit and contention
 never reads as "insufficient stock". Reserve, release and commit of one order
 all lock the product's row before reading each other's log, so they serialize.
 Units move available -> reserved (reserve), reserved -> available (release) or
-reserved -> sold (commit), so available + reserved + sold only changes when
-stock is received or corrected by hand.
+reserved -> sold (commit), and back to available when a confirmed order is
+cancelled (restock: sold -> available, or reserved -> available if its commit
+has not arrived yet, which the commit then refuses), so available + reserved +
+sold only changes when stock is received or corrected by hand.
 """
 
 import dataclasses
@@ -160,8 +162,41 @@ def _commit(*, order_id: int, product_id: int) -> StockDecision:
     reserved_product, reserved = reservation
     if _logged(order_id=order_id, action=InventoryAction.RELEASE):
         return StockDecision(False, reserved_product, reserved, "order already released")
+    if _logged(order_id=order_id, action=InventoryAction.RESTOCK, outcome=InventoryOutcome.APPLIED):
+        return StockDecision(False, reserved_product, reserved, "order already cancelled and restocked")
     if not _move(product_id=reserved_product, quantity=reserved, source="reserved_qty", target="sold_qty"):
         return StockDecision(False, reserved_product, reserved, "reserved stock is missing")
+    return StockDecision(True, reserved_product, reserved)
+
+
+def inventory_restock(*, order_id: int, product_id: int) -> StockDecision:
+    """Put a cancelled order's units back on sale, once; runs in the consumer's transaction.
+
+    Sold units go back to available. If the order's commit has not arrived
+    yet, its reserved units go back instead, and the RESTOCK record makes the
+    late commit refuse. An order that reserved nothing, or was released,
+    restocks nothing and succeeds.
+    """
+    return _decide_once(
+        order_id=order_id,
+        action=InventoryAction.RESTOCK,
+        decide=partial(_restock, order_id=order_id, product_id=product_id),
+    )
+
+
+def _restock(*, order_id: int, product_id: int) -> StockDecision:
+    reservation = _locked_reservation(order_id=order_id, product_id=product_id)
+    if reservation is None:
+        return StockDecision(True, product_id, 0, "nothing was reserved")
+    reserved_product, reserved = reservation
+    if _logged(order_id=order_id, action=InventoryAction.COMMIT, outcome=InventoryOutcome.APPLIED):
+        source = "sold_qty"
+    elif _logged(order_id=order_id, action=InventoryAction.RELEASE, outcome=InventoryOutcome.APPLIED):
+        return StockDecision(True, reserved_product, 0, "order already released")
+    else:
+        source = "reserved_qty"
+    if not _move(product_id=reserved_product, quantity=reserved, source=source, target="available_qty"):
+        return StockDecision(False, reserved_product, reserved, f"{source.removesuffix('_qty')} stock is missing")
     return StockDecision(True, reserved_product, reserved)
 
 

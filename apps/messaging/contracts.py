@@ -159,6 +159,14 @@ class CommitInventory(_StockMessage):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class RestockInventory(_StockMessage):
+    """A cancelled order's units go back on sale: sold (or, not yet sold, reserved) -> available."""
+
+    exchange = COMMANDS_EXCHANGE
+    routing_key = "inventory.restock"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class _StockResult(_StockMessage):
     min_quantity = 0
 
@@ -186,6 +194,12 @@ class InventoryReleased(_StockResult):
 class InventoryCommitted(_StockResult):
     exchange = EVENTS_EXCHANGE
     routing_key = "inventory.committed"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class InventoryRestocked(_StockResult):
+    exchange = EVENTS_EXCHANGE
+    routing_key = "inventory.restocked"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -242,9 +256,11 @@ CONTRACTS: dict[str, type[Contract]] = {
         ReserveInventory,
         ReleaseInventory,
         CommitInventory,
+        RestockInventory,
         InventoryReserved,
         InventoryReleased,
         InventoryCommitted,
+        InventoryRestocked,
         ProcessPayment,
         RefundPayment,
         PaymentProcessed,

@@ -91,7 +91,9 @@ def _binding(exchange: str, routing_key: str) -> binding:
 
 WORK_QUEUES = {
     "inventory.commands": WorkQueue(
-        "inventory.commands", COMMANDS_EXCHANGE, ("inventory.reserve", "inventory.release", "inventory.commit")
+        "inventory.commands",
+        COMMANDS_EXCHANGE,
+        ("inventory.reserve", "inventory.release", "inventory.commit", "inventory.restock"),
     ),
     "payment.commands": WorkQueue("payment.commands", COMMANDS_EXCHANGE, ("payment.process", "payment.refund")),
     "order.events": WorkQueue("order.events", EVENTS_EXCHANGE, ("#",)),

@@ -1,18 +1,43 @@
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import QuerySet
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from apps.common.admin import ReadOnlyAdmin
 from apps.orders.models import Order, SagaState
-from apps.orders.selectors import STUCK, saga_history, saga_stuck_count, saga_with_progress
-from apps.orders.services import saga_force_compensation, saga_mark_resolved, saga_retry_step
+from apps.orders.selectors import STUCK, order_sagas, saga_history, saga_stuck_count, saga_with_progress
+from apps.orders.services.operator import (
+    saga_force_compensation,
+    saga_mark_resolved,
+    saga_operator_actions,
+    saga_retry_step,
+)
 
 
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
     list_display = ("id", "user_id", "product_id", "quantity", "total_amount", "status", "created_at")
+    readonly_fields = ("sagas",)
+
+    @admin.display(description="sagas")
+    def sagas(self, order: Order):
+        return format_html_join(
+            format_html("<br>"),
+            '<a href="{}">{} {}</a> ({}/{})',
+            (
+                (
+                    reverse("admin:orders_sagastate_change", args=[saga.pk]),
+                    saga.saga_type,
+                    saga.saga_id,
+                    saga.status,
+                    saga.current_step,
+                )
+                for saga in order_sagas(order_id=order.pk)
+            ),
+        )
+
     list_filter = ("status",)
     search_fields = ("=id", "=user_id", "=product_id")
     date_hierarchy = "created_at"
@@ -37,17 +62,29 @@ class StuckFilter(admin.SimpleListFilter):
 class SagaStateAdmin(ReadOnlyAdmin):
     """Sagas, their timelines, and the three operator actions (each recorded in the saga's history)."""
 
-    list_display = ("saga_id", "order_id", "progress", "status", "current_step", "deadline_at", "updated_at")
-    list_filter = (StuckFilter, "status", "current_step")
+    list_display = (
+        "saga_id",
+        "saga_type",
+        "order_id",
+        "progress",
+        "status",
+        "current_step",
+        "deadline_at",
+        "updated_at",
+    )
+    list_filter = (StuckFilter, "saga_type", "status", "current_step")
     search_fields = ("=saga_id", "=order_id", "=trace_id")
     date_hierarchy = "created_at"
     actions = ("retry_current_step", "force_compensation", "mark_resolved")
     fields = (
         "saga_id",
+        "saga_type",
         "order_id",
         "progress",
         "status",
         "current_step",
+        "cancelling",
+        "step_attempts",
         "deadline_at",
         "trace_id",
         "created_at",
@@ -73,7 +110,12 @@ class SagaStateAdmin(ReadOnlyAdmin):
         return super().changelist_view(request, extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "action_checkbox_name": ACTION_CHECKBOX_NAME}
+        saga = self.get_object(request, object_id)
+        extra_context = {
+            **(extra_context or {}),
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "saga_actions": saga_operator_actions(saga) if saga is not None else [],
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="progress")

@@ -12,9 +12,11 @@ from apps.common.ids import MAX_ID, parse_int_id, parse_uuid_id
 from apps.common.pagination import keyed_pagination
 from apps.common.permissions import IsStaff
 from apps.common.serializers import FlatInputSerializer
-from apps.orders.models import SagaStatus
+from apps.orders.models import SagaStatus, SagaType
 from apps.orders.selectors import order_get, order_list, saga_get, saga_history, saga_list
-from apps.orders.services import IdempotencyKeyReused, order_place
+from apps.orders.services.cancellation import OrderNotCancellable, OrderNotFound, order_cancel
+from apps.orders.services.idempotency import IdempotencyKeyReused
+from apps.orders.services.placement import order_place
 
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_META_KEY = HttpHeaders.to_wsgi_name(IDEMPOTENCY_KEY_HEADER)
@@ -31,15 +33,18 @@ class OrderOutputSerializer(serializers.Serializer):
     total_amount = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=False)
     status = serializers.CharField()
     failure_reason = serializers.CharField()
+    cancel_reason = serializers.CharField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
 
 class SagaOutputSerializer(serializers.Serializer):
     saga_id = serializers.UUIDField()
+    saga_type = serializers.CharField()
     order_id = serializers.IntegerField()
     status = serializers.CharField()
     current_step = serializers.CharField()
+    cancelling = serializers.BooleanField()
     trace_id = serializers.CharField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
@@ -73,6 +78,26 @@ class AmountField(serializers.DecimalField):
     """A positive amount in cents; documented with the bounds the field enforces, which DRF leaves out."""
 
 
+def _idempotency_parameter(replayed: str) -> OpenApiParameter:
+    return OpenApiParameter(
+        IDEMPOTENCY_KEY_HEADER,
+        {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH, "pattern": IDEMPOTENCY_KEY_PATTERN},
+        location=OpenApiParameter.HEADER,
+        description=(
+            f"Any unique string up to 255 characters. A retry with the same key and body gets the first answer back "
+            f"({replayed}); the same key with another body gets 422 IDEMPOTENCY_KEY_REUSED."
+        ),
+    )
+
+
+def _key_reused() -> ApiError:
+    return ApiError(
+        status_code=422,
+        code="IDEMPOTENCY_KEY_REUSED",
+        message=f"{IDEMPOTENCY_KEY_HEADER} was already used with a different request body.",
+    )
+
+
 class OrdersApi(APIView):
     @extend_schema_serializer(component_name="OrderPlace")
     class InputSerializer(FlatInputSerializer):
@@ -92,23 +117,7 @@ class OrdersApi(APIView):
     @extend_schema(
         operation_id="orders_place",
         request=InputSerializer,
-        parameters=[
-            OpenApiParameter(
-                IDEMPOTENCY_KEY_HEADER,
-                {
-                    "type": "string",
-                    "minLength": 1,
-                    "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH,
-                    "pattern": IDEMPOTENCY_KEY_PATTERN,
-                },
-                location=OpenApiParameter.HEADER,
-                description=(
-                    "Any unique string up to 255 characters. A retry with the same key and body gets the first "
-                    "answer back (same order, no second saga); the same key with another body gets 422 "
-                    "IDEMPOTENCY_KEY_REUSED."
-                ),
-            )
-        ],
+        parameters=[_idempotency_parameter("same order, no second saga")],
         responses={
             201: PlacedSerializer,
             400: error_schema_response("Invalid order or Idempotency-Key"),
@@ -126,11 +135,7 @@ class OrdersApi(APIView):
                 idempotency_key=idempotency_key,
             )
         except IdempotencyKeyReused:
-            raise ApiError(
-                status_code=422,
-                code="IDEMPOTENCY_KEY_REUSED",
-                message=f"{IDEMPOTENCY_KEY_HEADER} was already used with a different request body.",
-            ) from None
+            raise _key_reused() from None
         # PlacedSerializer's shape, built directly: the serializer documents it; running it cost 34 µs a request.
         body = {"order_id": saga.order_id, "saga_id": str(saga.saga_id), "status": str(saga.response_status)}
         response = Response(body, status=status.HTTP_201_CREATED)
@@ -186,6 +191,58 @@ class OrderDetailApi(APIView):
         return Response(OrderOutputSerializer(order).data)
 
 
+class OrderCancelApi(APIView):
+    @extend_schema_serializer(component_name="OrderCancel")
+    class InputSerializer(FlatInputSerializer):
+        reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+    @extend_schema_serializer(component_name="OrderCancelling")
+    class OutputSerializer(serializers.Serializer):
+        order_id = serializers.IntegerField()
+        saga_id = serializers.UUIDField(help_text="The saga giving back the stock and the money")
+        status = serializers.CharField(help_text="CANCELLING while it runs, CANCELLED once done")
+
+    @extend_schema(
+        operation_id="orders_cancel",
+        request=InputSerializer,
+        parameters=[_idempotency_parameter("the same cancellation, nothing done twice")],
+        responses={
+            202: OutputSerializer,
+            400: error_schema_response("Invalid id, reason or Idempotency-Key"),
+            404: error_schema_response("No such order"),
+            409: error_schema_response(
+                "The order cannot be cancelled: ORDER_NOT_CANCELLABLE (it failed or was compensated) or "
+                "CANCEL_WINDOW_PASSED (confirmed longer ago than the cancellation window)"
+            ),
+            422: error_schema_response("Idempotency-Key already used for another request"),
+        },
+    )
+    def post(self, request, order_id: str):
+        parsed_id = parse_int_id(order_id, name="order id")
+        idempotency_key = _idempotency_key(request)
+        serializer = self.InputSerializer(data=request.data if request.data else {})
+        serializer.is_valid(raise_exception=True)
+        try:
+            saga = order_cancel(
+                order_id=parsed_id,
+                reason=serializer.validated_data["reason"],
+                actor=request.user.get_username() if request.user.is_authenticated else "",
+                trace_id=getattr(request, "trace_id", ""),
+                idempotency_key=idempotency_key,
+            )
+        except OrderNotFound:
+            raise ApiError(status_code=404, code="NOT_FOUND", message=f"Order {order_id} not found.") from None
+        except OrderNotCancellable as exc:
+            raise ApiError(status_code=409, code=exc.code, message=exc.message) from None
+        except IdempotencyKeyReused:
+            raise _key_reused() from None
+        body = {"order_id": saga.order_id, "saga_id": str(saga.saga_id), "status": str(saga.response_status)}
+        response = Response(body, status=status.HTTP_202_ACCEPTED)
+        if saga.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+
 class SagasApi(APIView):
     permission_classes = [IsStaff]
     pagination_class = keyed_pagination("sagas")
@@ -195,6 +252,12 @@ class SagasApi(APIView):
         parameters=[
             OpenApiParameter("status", str, enum=SagaStatus.values, description="Only sagas in this status"),
             OpenApiParameter("stuck", bool, description="Only sagas active past their step deadline (or only not)"),
+            OpenApiParameter("type", str, enum=SagaType.values, description="Only sagas of this type"),
+            OpenApiParameter(
+                "order_id",
+                {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID},
+                description="Only this order's sagas",
+            ),
         ],
         responses={200: SagaOutputSerializer(many=True), 400: error_schema_response("Invalid status")},
     )
@@ -210,8 +273,16 @@ class SagasApi(APIView):
         if raw_stuck is not None and raw_stuck not in ("true", "false"):
             raise ApiError(status_code=400, code="INVALID_REQUEST", message="stuck must be true or false.")
         stuck = None if raw_stuck is None else raw_stuck == "true"
+        saga_type = request.query_params.get("type")
+        if saga_type is not None and saga_type not in SagaType.values:
+            raise ApiError(
+                status_code=400, code="INVALID_REQUEST", message=f"type must be one of {', '.join(SagaType.values)}."
+            )
+        raw_order_id = request.query_params.get("order_id")
+        order_id = None if raw_order_id is None else parse_int_id(raw_order_id, name="order_id")
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(saga_list(status=saga_status, stuck=stuck), request, view=self)
+        sagas = saga_list(status=saga_status, stuck=stuck, saga_type=saga_type, order_id=order_id)
+        page = paginator.paginate_queryset(sagas, request, view=self)
         return paginator.get_paginated_response(SagaOutputSerializer(page, many=True).data)
 
 

@@ -8,6 +8,14 @@ class OrderStatus(models.TextChoices):
     CONFIRMED = "CONFIRMED"
     FAILED = "FAILED"
     COMPENSATED = "COMPENSATED"
+    # The customer cancelled: the sagas are giving back the stock and the money.
+    CANCELLING = "CANCELLING"
+    CANCELLED = "CANCELLED"
+
+
+class SagaType(models.TextChoices):
+    PLACEMENT = "placement"
+    CANCELLATION = "cancellation"
 
 
 class SagaStatus(models.TextChoices):
@@ -25,6 +33,7 @@ class SagaStep(models.TextChoices):
     PROCESSING_PAYMENT = "PROCESSING_PAYMENT"
     REFUNDING_PAYMENT = "REFUNDING_PAYMENT"
     RELEASING_INVENTORY = "RELEASING_INVENTORY"
+    RESTOCKING_INVENTORY = "RESTOCKING_INVENTORY"
     DONE = "DONE"
 
 
@@ -35,6 +44,8 @@ class Order(models.Model):
     total_amount = models.DecimalField(max_digits=12, decimal_places=2)
     status = models.CharField(max_length=16, choices=OrderStatus.choices, default=OrderStatus.PENDING)
     failure_reason = models.CharField(max_length=255, blank=True, default="")
+    # What the customer said when cancelling (empty when they said nothing, or never cancelled).
+    cancel_reason = models.CharField(max_length=255, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -47,8 +58,24 @@ class Order(models.Model):
 
 
 class SagaState(models.Model):
+    """One run of a saga definition (apps.orders.sagas) for an order; an order has one active at a time.
+
+    The columns added with saga types carry database defaults, so a process of
+    the version before them can still insert sagas while a deploy rolls out.
+    """
+
     saga_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
-    order_id = models.BigIntegerField(unique=True)
+    saga_type = models.CharField(
+        max_length=16, choices=SagaType.choices, default=SagaType.PLACEMENT, db_default=SagaType.PLACEMENT
+    )
+    order_id = models.BigIntegerField(db_index=True)
+    # The order's id while the saga is active, NULL once terminal: the unique index lets an order have
+    # one active saga at most (MariaDB has no partial unique index; NULLs never collide).
+    active_order_id = models.BigIntegerField(unique=True, null=True, blank=True)
+    # A cancellable saga the customer cancelled: it compensates, and its order ends CANCELLED.
+    cancelling = models.BooleanField(default=False, db_default=False)
+    # Failed replies to the current step's action so far (actions that may try again).
+    step_attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
     status = models.CharField(max_length=16, choices=SagaStatus.choices, default=SagaStatus.IN_PROGRESS)
     current_step = models.CharField(max_length=32, choices=SagaStep.choices, default=SagaStep.RESERVING_INVENTORY)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -4,7 +4,7 @@ from django.db.models import BooleanField, Case, Q, QuerySet, Value, When
 from django.db.models.functions import Now
 
 from apps.orders.models import Order, SagaHistory, SagaState
-from apps.orders.saga import ACTIVE_STATUSES, ORDER_PLACED, START
+from apps.orders.sagas import ACTIVE_STATUSES, machine_for
 
 # Active and past its step's deadline: a forward step the deadline job has not
 # reached yet (beat down?), or a compensation that is not getting an answer.
@@ -33,40 +33,53 @@ def saga_get(*, saga_id) -> SagaState | None:
     return saga_with_progress(SagaState.objects.filter(saga_id=saga_id)).first()
 
 
-def saga_list(*, status: str | None = None, stuck: bool | None = None) -> QuerySet[SagaState]:
+def saga_list(
+    *, status: str | None = None, stuck: bool | None = None, saga_type: str | None = None, order_id: int | None = None
+) -> QuerySet[SagaState]:
     sagas = SagaState.objects.all()
     if status:
         sagas = sagas.filter(status=status)
+    if saga_type:
+        sagas = sagas.filter(saga_type=saga_type)
+    if order_id is not None:
+        sagas = sagas.filter(order_id=order_id)
     if stuck is not None:
         sagas = sagas.filter(STUCK) if stuck else sagas.exclude(STUCK)
     return saga_with_progress(sagas).order_by("-id")
 
 
 def saga_history(*, saga: SagaState) -> list[SagaHistory]:
-    """The saga's timeline, oldest first: its placement, then every entry stored since.
+    """The saga's timeline, oldest first: its start, then every entry stored since.
 
-    The placement is not stored (one INSERT fewer per order): every saga starts
-    from nothing into the same status and step, at the saga row's ``created_at``,
-    so its entry is built from that row. A saga whose placement was stored (by
-    an earlier version) shows the stored entry instead.
+    A placement's start is not stored (one INSERT fewer per order): every saga
+    of a type starts from nothing into the same status and step, at the saga
+    row's ``created_at``, so its entry is built from that row. A saga whose
+    start was stored (a cancellation keeps the customer's reason; earlier
+    versions stored placements) shows the stored entry instead.
     """
     entries = list(SagaHistory.objects.filter(saga=saga).order_by("id"))
-    if entries and entries[0].event == ORDER_PLACED:
+    if entries and not entries[0].from_status:
         return entries
-    return [saga_placement(saga=saga), *entries]
+    return [saga_start_entry(saga=saga), *entries]
 
 
-def saga_placement(*, saga: SagaState) -> SagaHistory:
+def saga_start_entry(*, saga: SagaState) -> SagaHistory:
     """The first entry of ``saga``'s timeline (not saved)."""
+    machine = machine_for(saga.saga_type)
     return SagaHistory(
         saga=saga,
         at=saga.created_at,
         from_status="",
         from_step="",
-        to_status=START.status,
-        to_step=START.step,
-        event=ORDER_PLACED,
+        to_status=machine.start.status,
+        to_step=machine.start.step,
+        event=machine.definition.start_event,
     )
+
+
+def order_sagas(*, order_id: int) -> list[SagaState]:
+    """Every saga of the order, oldest first."""
+    return list(saga_with_progress(SagaState.objects.filter(order_id=order_id)).order_by("id"))
 
 
 def saga_stuck_count() -> int:

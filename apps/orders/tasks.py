@@ -3,7 +3,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 
-from apps.orders.services import saga_expire_deadlines, saga_recover
+from apps.orders.services.periodic import saga_expire_deadlines, saga_recover
 
 
 @shared_task(name="orders.recover_sagas", acks_late=False)

@@ -1,4 +1,5 @@
-"""A simulated payment gateway: PAYMENT_FAILURE_RATE of the charges are declined."""
+"""A simulated payment gateway: PAYMENT_FAILURE_RATE of the charges and PAYMENT_REFUND_FAILURE_RATE of the refunds
+are declined."""
 
 import dataclasses
 import random
@@ -21,6 +22,8 @@ def gateway_charge(*, order_id: int, amount: Decimal, failure_rate: float) -> Ch
     return Charge(True, transaction_id)
 
 
-def gateway_refund(*, transaction_id: str, amount: Decimal) -> Charge:
-    """Give back ``amount`` of the charge ``transaction_id``; the simulated gateway always agrees."""
+def gateway_refund(*, transaction_id: str, amount: Decimal, failure_rate: float = 0.0) -> Charge:
+    """Give back ``amount`` of the charge ``transaction_id``; declined with probability ``failure_rate``."""
+    if random.random() < failure_rate:
+        return Charge(False, "", "refund declined by the gateway")
     return Charge(True, f"rfd_{uuid.uuid4().hex}")

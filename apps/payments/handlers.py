@@ -21,13 +21,14 @@ def on_process_payment(message: ProcessPayment, context: HandlerContext) -> None
 
 def on_refund_payment(message: RefundPayment, context: HandlerContext) -> None:
     payment = payment_refund(order_id=message.order_id, saga_id=message.saga_id, amount=message.amount)
+    declined = getattr(payment, "refund_declined", "")
     reply = PaymentRefunded(
         saga_id=message.saga_id,
         order_id=message.order_id,
         transaction_id=payment.refund_id,
         # Nothing charged (FAILED, VOIDED) is as good as refunded for the saga.
-        success=True,
-        reason="" if payment.status == PaymentStatus.REFUNDED else "nothing was charged",
+        success=not declined,
+        reason=declined or ("" if payment.status == PaymentStatus.REFUNDED else "nothing was charged"),
     )
     outbox_enqueue(using=DATABASE, message=reply, trace_id=context.trace_id)
 

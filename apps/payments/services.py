@@ -55,7 +55,9 @@ def payment_refund(*, order_id: int, saga_id, amount: Decimal) -> Payment:
 
     A SUCCESS payment becomes REFUNDED. With no payment yet, a VOIDED row is
     left behind that refuses any later charge (a late ``payment.process``). A
-    FAILED, REFUNDED or VOIDED payment is answered as it is. Returns the payment row.
+    FAILED, REFUNDED or VOIDED payment is answered as it is. Returns the payment
+    row; a refund the gateway declined leaves it SUCCESS, with ``refund_declined``
+    set to the gateway's reason (the saga tries again).
     """
     payment = Payment.objects.select_for_update().filter(order_id=order_id).first()
     if payment is None:
@@ -76,7 +78,14 @@ def payment_refund(*, order_id: int, saga_id, amount: Decimal) -> Payment:
             payment = Payment.objects.select_for_update().get(order_id=order_id)
     if payment.status != PaymentStatus.SUCCESS:
         return payment
-    refund = gateway_refund(transaction_id=payment.transaction_id, amount=payment.amount)
+    refund = gateway_refund(
+        transaction_id=payment.transaction_id,
+        amount=payment.amount,
+        failure_rate=settings.PAYMENT_REFUND_FAILURE_RATE,
+    )
+    if not refund.success:
+        payment.refund_declined = refund.reason
+        return payment
     payment.status = PaymentStatus.REFUNDED
     payment.refund_id, payment.refunded_at = refund.transaction_id, timezone.now()
     payment.save(update_fields=["status", "refund_id", "refunded_at", "updated_at"])

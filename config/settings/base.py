@@ -4,6 +4,7 @@ With no database or broker URL set, the system runs on the embedded default:
 SQLite files under ``var/`` and kombu's in-process ``memory://`` broker.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -245,19 +246,20 @@ MESSAGING_CONSUMERS = {
 # --- Domain ------------------------------------------------------------------
 PAYMENT_FAILURE_RATE = env.float("PAYMENT_FAILURE_RATE", default=0.0)
 SAGA_RECOVERY_AGE = env.float("SAGA_RECOVERY_AGE", default=30.0)
-# Seconds each step may take before the saga gives up on it (forward steps
-# compensate; compensating steps are flagged stuck and keep being retried).
-# SAGA_STEP_DEADLINE_<STEP> overrides one, e.g. SAGA_STEP_DEADLINE_PROCESSING_PAYMENT=3.
-SAGA_STEP_DEADLINE_DEFAULTS = {
-    "RESERVING_INVENTORY": 30.0,
-    "PROCESSING_PAYMENT": 30.0,
-    "REFUNDING_PAYMENT": 120.0,
-    "RELEASING_INVENTORY": 120.0,
-}
+# Seconds each step may take before the saga gives up on it (compensatable steps are undone;
+# the others are flagged stuck and keep being re-sent). Each step's default is in its saga's
+# definition (apps/orders/sagas/); SAGA_STEP_DEADLINE_<STEP> overrides it, e.g.
+# SAGA_STEP_DEADLINE_PROCESSING_PAYMENT=3.
+SAGA_STEP_DEADLINE_PREFIX = "SAGA_STEP_DEADLINE_"
 SAGA_STEP_DEADLINES = {
-    step: env.float(f"SAGA_STEP_DEADLINE_{step}", default=default)
-    for step, default in SAGA_STEP_DEADLINE_DEFAULTS.items()
+    name.removeprefix(SAGA_STEP_DEADLINE_PREFIX): env.float(name)
+    for name in sorted(os.environ)
+    if name.startswith(SAGA_STEP_DEADLINE_PREFIX)
 }
+# How long after its confirmation a customer may still cancel an order (24h, 30m, 3600s).
+ORDER_CANCEL_WINDOW = env.str("ORDER_CANCEL_WINDOW", default="24h")
+# The simulated gateway declines this share of refunds (0.0 to 1.0): the saga retries, then asks a person.
+PAYMENT_REFUND_FAILURE_RATE = env.float("PAYMENT_REFUND_FAILURE_RATE", default=0.0)
 ORDER_MAX_QUANTITY = env.int("ORDER_MAX_QUANTITY", default=10_000)
 
 # --- HTTP API ----------------------------------------------------------------

@@ -9,6 +9,7 @@ from django.test import Client
 API_PATHS = {
     "/orders": {"get", "post"},
     "/orders/{order_id}": {"get"},
+    "/orders/{order_id}/cancel": {"post"},
     "/inventory": {"post"},
     "/inventory/{product_id}": {"get", "put"},
     "/payments/{order_id}": {"get"},

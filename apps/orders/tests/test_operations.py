@@ -11,19 +11,13 @@ from django.utils import timezone
 
 from apps.messaging.models import OutboxMessage
 from apps.orders.models import Order, OrderIdempotencyKey, OrderStatus, SagaHistory, SagaState, SagaStatus, SagaStep
-from apps.orders.saga import SagaEvent
 from apps.orders.selectors import saga_history
-from apps.orders.services import (
-    IdempotencyKeyReused,
-    SagaNotFound,
-    order_place,
-    saga_apply_event,
-    saga_expire_deadlines,
-    saga_force_compensation,
-    saga_mark_resolved,
-    saga_note_commit,
-    saga_retry_step,
-)
+from apps.orders.services.idempotency import IdempotencyKeyReused
+from apps.orders.services.operator import SagaNotFound, saga_force_compensation, saga_mark_resolved, saga_retry_step
+from apps.orders.services.periodic import saga_expire_deadlines
+from apps.orders.services.placement import order_place
+from apps.orders.sagas.placement import PLACEMENT
+from apps.orders.services.runtime import saga_apply_event, saga_note
 
 ORDERS_DB = ["orders"]
 
@@ -33,7 +27,7 @@ def place(**changes) -> SagaState:
     return order_place(**arguments)
 
 
-def apply(saga: SagaState, event: SagaEvent, reason: str = "", message_id=None) -> SagaState | None:
+def apply(saga: SagaState, event: str, reason: str = "", message_id=None) -> SagaState | None:
     with transaction.atomic(using="orders"):
         return saga_apply_event(
             saga_id=saga.saga_id, order_id=saga.order_id, event=event, reason=reason, message_id=message_id
@@ -78,9 +72,9 @@ def test_each_step_gets_the_deadline_of_its_setting(settings):
     before = timezone.now()
     saga = place()
     reserving_deadline = SagaState.objects.get(pk=saga.pk).deadline_at
-    apply(saga, SagaEvent.INVENTORY_RESERVED)
+    apply(saga, "INVENTORY_RESERVED")
     paying_deadline = SagaState.objects.get(pk=saga.pk).deadline_at
-    apply(saga, SagaEvent.PAYMENT_SUCCEEDED)
+    apply(saga, "PAYMENT_SUCCEEDED")
 
     assert before + timedelta(seconds=7) <= reserving_deadline <= timezone.now() + timedelta(seconds=7)
     assert before + timedelta(seconds=90) <= paying_deadline <= timezone.now() + timedelta(seconds=90)
@@ -98,28 +92,27 @@ def test_a_reservation_past_its_deadline_is_released_and_the_saga_compensates():
     assert keys(saga) == ["inventory.reserve", "inventory.release"]
     assert "RESERVING_INVENTORY got no answer within" in Order.objects.get(pk=saga.order_id).failure_reason
     # The late reservation's answer changes nothing; the release's answer ends the saga.
-    assert apply(saga, SagaEvent.INVENTORY_RESERVED) is None
-    apply(saga, SagaEvent.INVENTORY_RELEASED)
+    assert apply(saga, "INVENTORY_RESERVED") is None
+    apply(saga, "INVENTORY_RELEASED")
     assert state(saga) == (SagaStatus.COMPENSATED, SagaStep.DONE, OrderStatus.COMPENSATED)
 
 
 @pytest.mark.django_db(databases=ORDERS_DB)
-def test_a_payment_past_its_deadline_releases_and_refunds_then_compensates_after_the_refund():
+def test_a_payment_past_its_deadline_refunds_then_releases_then_compensates():
     saga = place()
-    apply(saga, SagaEvent.INVENTORY_RESERVED)
+    apply(saga, "INVENTORY_RESERVED")
     overdue(saga)
 
     assert saga_expire_deadlines() == 1
 
     assert state(saga) == (SagaStatus.COMPENSATING, SagaStep.REFUNDING_PAYMENT, OrderStatus.FAILED)
-    assert keys(saga)[-2:] == ["inventory.release", "payment.refund"]
-    # The release answers first (stock is back) and the late charge succeeds: neither moves the saga.
-    assert apply(saga, SagaEvent.INVENTORY_RELEASED) is None
-    assert apply(saga, SagaEvent.PAYMENT_SUCCEEDED) is None
-    apply(saga, SagaEvent.PAYMENT_REFUNDED)
+    assert keys(saga)[-1] == "payment.refund"
+    # The late charge succeeds meanwhile: it does not move the saga (the refund gives it back).
+    assert apply(saga, "PAYMENT_SUCCEEDED") is None
+    apply(saga, "PAYMENT_REFUNDED")
     assert state(saga) == (SagaStatus.COMPENSATING, SagaStep.RELEASING_INVENTORY, OrderStatus.FAILED)
     assert keys(saga)[-1] == "inventory.release"
-    apply(saga, SagaEvent.INVENTORY_RELEASED)
+    apply(saga, "INVENTORY_RELEASED")
     assert state(saga) == (SagaStatus.COMPENSATED, SagaStep.DONE, OrderStatus.COMPENSATED)
 
 
@@ -127,10 +120,10 @@ def test_a_payment_past_its_deadline_releases_and_refunds_then_compensates_after
 def test_deadlines_leave_sagas_in_time_finished_or_compensating():
     young = place()
     finished = place()
-    apply(finished, SagaEvent.INVENTORY_RESERVE_FAILED)
+    apply(finished, "INVENTORY_RESERVE_FAILED")
     compensating = place()
-    apply(compensating, SagaEvent.INVENTORY_RESERVED)
-    apply(compensating, SagaEvent.PAYMENT_FAILED)
+    apply(compensating, "INVENTORY_RESERVED")
+    apply(compensating, "PAYMENT_FAILED")
     for saga in (finished, compensating):
         overdue(saga)
     before = [state(saga) for saga in (young, finished, compensating)]
@@ -167,10 +160,10 @@ def test_recover_sagas_command_also_checks_deadlines(capsys):
 def test_every_transition_is_recorded_with_its_message_and_reason():
     saga = place()
     reserved_id, declined_id, released_id, late_id = (uuid.uuid4() for _ in range(4))
-    apply(saga, SagaEvent.INVENTORY_RESERVED, message_id=reserved_id)
-    apply(saga, SagaEvent.PAYMENT_FAILED, reason="payment declined", message_id=declined_id)
-    apply(saga, SagaEvent.INVENTORY_RELEASED, message_id=released_id)
-    apply(saga, SagaEvent.PAYMENT_SUCCEEDED, message_id=late_id)
+    apply(saga, "INVENTORY_RESERVED", message_id=reserved_id)
+    apply(saga, "PAYMENT_FAILED", reason="payment declined", message_id=declined_id)
+    apply(saga, "INVENTORY_RELEASED", message_id=released_id)
+    apply(saga, "PAYMENT_SUCCEEDED", message_id=late_id)
 
     entries = saga_history(saga=saga)
     assert [(entry.event, entry.from_status, entry.from_step, entry.to_status, entry.to_step) for entry in entries] == [
@@ -190,11 +183,11 @@ def test_every_transition_is_recorded_with_its_message_and_reason():
 @pytest.mark.django_db(databases=ORDERS_DB)
 def test_the_commit_answer_is_noted_on_the_completed_saga():
     saga = place()
-    apply(saga, SagaEvent.INVENTORY_RESERVED)
-    apply(saga, SagaEvent.PAYMENT_SUCCEEDED)
+    apply(saga, "INVENTORY_RESERVED")
+    apply(saga, "PAYMENT_SUCCEEDED")
 
     with transaction.atomic(using="orders"):
-        saga_note_commit(saga_id=saga.saga_id, order_id=saga.order_id, success=True)
+        saga_note(saga_id=saga.saga_id, order_id=saga.order_id, notice=PLACEMENT.on_completion[0], success=True)
 
     assert history(saga)[-1] == ("INVENTORY_COMMITTED", "COMPLETED", "DONE", "COMPLETED", "DONE", "")
     assert state(saga) == (SagaStatus.COMPLETED, SagaStep.DONE, OrderStatus.CONFIRMED)
@@ -206,7 +199,7 @@ def test_the_commit_answer_is_noted_on_the_completed_saga():
 @pytest.mark.django_db(databases=ORDERS_DB)
 def test_retry_resends_the_step_once_until_it_has_left_the_outbox():
     saga = place()
-    apply(saga, SagaEvent.INVENTORY_RESERVED)
+    apply(saga, "INVENTORY_RESERVED")
     dispatch_everything()
     overdue(saga)
 
@@ -229,7 +222,7 @@ def test_retry_resends_the_step_once_until_it_has_left_the_outbox():
 @pytest.mark.django_db(databases=ORDERS_DB)
 def test_retry_of_a_finished_saga_does_nothing():
     saga = place()
-    apply(saga, SagaEvent.INVENTORY_RESERVE_FAILED)
+    apply(saga, "INVENTORY_RESERVE_FAILED")
     dispatch_everything()
 
     assert saga_retry_step(saga_id=saga.saga_id, actor="alice") is False
@@ -239,14 +232,14 @@ def test_retry_of_a_finished_saga_does_nothing():
 @pytest.mark.django_db(databases=ORDERS_DB)
 def test_forced_compensation_acts_once_and_names_its_actor():
     saga = place()
-    apply(saga, SagaEvent.INVENTORY_RESERVED)
+    apply(saga, "INVENTORY_RESERVED")
 
     first = saga_force_compensation(saga_id=saga.saga_id, actor="bob")
     second = saga_force_compensation(saga_id=saga.saga_id, actor="bob")
 
     assert (first, second) == (True, False)
     assert state(saga) == (SagaStatus.COMPENSATING, SagaStep.REFUNDING_PAYMENT, OrderStatus.FAILED)
-    assert keys(saga) == ["inventory.reserve", "payment.process", "inventory.release", "payment.refund"]
+    assert keys(saga) == ["inventory.reserve", "payment.process", "payment.refund"]
     assert history(saga)[-1][0::5] == ("COMPENSATION_FORCED", "bob")
 
 
@@ -254,9 +247,9 @@ def test_forced_compensation_acts_once_and_names_its_actor():
 def test_only_a_failed_saga_can_be_marked_resolved():
     active = place()
     failed = place()
-    apply(failed, SagaEvent.INVENTORY_RESERVED)
-    apply(failed, SagaEvent.PAYMENT_FAILED)
-    apply(failed, SagaEvent.INVENTORY_RELEASE_FAILED, reason="reserved stock is missing")
+    apply(failed, "INVENTORY_RESERVED")
+    apply(failed, "PAYMENT_FAILED")
+    apply(failed, "INVENTORY_RELEASE_FAILED", reason="reserved stock is missing")
 
     assert saga_mark_resolved(saga_id=active.saga_id, actor="carol") is False
     assert saga_mark_resolved(saga_id=failed.saga_id, actor="carol") is True
@@ -280,7 +273,7 @@ def test_actions_on_an_unknown_saga_raise():
 @pytest.mark.django_db(databases=ORDERS_DB)
 def test_the_same_key_and_request_replays_the_first_order():
     first = place(idempotency_key="key-1")
-    apply(first, SagaEvent.INVENTORY_RESERVED)
+    apply(first, "INVENTORY_RESERVED")
 
     again = place(idempotency_key="key-1", total_amount=Decimal("19.980"))
 

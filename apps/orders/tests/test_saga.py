@@ -1,142 +1,307 @@
-"""The state machine, every (status, step, event) pair."""
+"""The saga engine, for every definition: every (status, step, cancelling, event), generated from the definitions.
 
-import itertools
+The placement's table is also written out by hand below, as the behaviour a
+reader can check against the design; the rules are checked for every
+definition, so a new saga is tested the moment it is registered.
+"""
+
+import dataclasses
 
 import pytest
 
+from apps.messaging.contracts import CONTRACTS, Contract
 from apps.orders.models import OrderStatus, SagaStatus, SagaStep
-from apps.orders.saga import (
-    START,
+from apps.orders.sagas import (
+    CANCEL_REQUESTED,
+    COMPENSATION_FORCED,
+    DEADLINE_PASSED,
+    MACHINES,
+    RESOLVED_BY_OPERATOR,
     TERMINAL_STATUSES,
-    TRANSITIONS,
-    SagaCommand,
-    SagaEvent,
-    saga_step_command,
-    saga_transition,
+    completion_notices,
+    reply_events,
+)
+from apps.orders.sagas.engine import (
+    Action,
+    DefinitionError,
+    OrderStatuses,
+    SagaDefinition,
+    SagaMachine,
+    Step,
+    every_state_event,
 )
 
-EXPECTED = {
-    ("IN_PROGRESS", "RESERVING_INVENTORY", "INVENTORY_RESERVED"): (
-        "IN_PROGRESS",
+C, P, F = SagaStatus.COMPENSATING, SagaStatus.IN_PROGRESS, SagaStatus.FAILED
+
+# (status, step, cancelling, event) -> (status, step, order status, commands, cancelling)
+PLACEMENT_EXPECTED = {
+    (P, "RESERVING_INVENTORY", False, "INVENTORY_RESERVED"): (
+        P,
         "PROCESSING_PAYMENT",
         "PENDING",
-        ("PROCESS_PAYMENT",),
+        ("ProcessPayment",),
+        False,
     ),
-    ("IN_PROGRESS", "RESERVING_INVENTORY", "INVENTORY_RESERVE_FAILED"): (
-        "FAILED",
-        "RESERVING_INVENTORY",
-        "FAILED",
-        (),
-    ),
-    ("IN_PROGRESS", "RESERVING_INVENTORY", "DEADLINE_PASSED"): (
-        "COMPENSATING",
+    (P, "RESERVING_INVENTORY", False, "INVENTORY_RESERVE_FAILED"): (F, "RESERVING_INVENTORY", "FAILED", (), False),
+    (P, "RESERVING_INVENTORY", False, DEADLINE_PASSED): (
+        C,
         "RELEASING_INVENTORY",
         "FAILED",
-        ("RELEASE_INVENTORY",),
+        ("ReleaseInventory",),
+        False,
     ),
-    ("IN_PROGRESS", "RESERVING_INVENTORY", "COMPENSATION_FORCED"): (
-        "COMPENSATING",
+    (P, "RESERVING_INVENTORY", False, COMPENSATION_FORCED): (
+        C,
         "RELEASING_INVENTORY",
         "FAILED",
-        ("RELEASE_INVENTORY",),
+        ("ReleaseInventory",),
+        False,
     ),
-    ("IN_PROGRESS", "PROCESSING_PAYMENT", "PAYMENT_SUCCEEDED"): (
+    (P, "RESERVING_INVENTORY", False, CANCEL_REQUESTED): (
+        C,
+        "RELEASING_INVENTORY",
+        "CANCELLING",
+        ("ReleaseInventory",),
+        True,
+    ),
+    (P, "PROCESSING_PAYMENT", False, "PAYMENT_SUCCEEDED"): (
         "COMPLETED",
         "DONE",
         "CONFIRMED",
-        ("COMMIT_INVENTORY",),
+        ("CommitInventory",),
+        False,
     ),
-    ("IN_PROGRESS", "PROCESSING_PAYMENT", "PAYMENT_FAILED"): (
-        "COMPENSATING",
+    (P, "PROCESSING_PAYMENT", False, "PAYMENT_FAILED"): (
+        C,
         "RELEASING_INVENTORY",
         "FAILED",
-        ("RELEASE_INVENTORY",),
+        ("ReleaseInventory",),
+        False,
     ),
-    ("IN_PROGRESS", "PROCESSING_PAYMENT", "DEADLINE_PASSED"): (
-        "COMPENSATING",
+    (P, "PROCESSING_PAYMENT", False, DEADLINE_PASSED): (C, "REFUNDING_PAYMENT", "FAILED", ("RefundPayment",), False),
+    (P, "PROCESSING_PAYMENT", False, COMPENSATION_FORCED): (
+        C,
         "REFUNDING_PAYMENT",
         "FAILED",
-        ("RELEASE_INVENTORY", "REFUND_PAYMENT"),
+        ("RefundPayment",),
+        False,
     ),
-    ("IN_PROGRESS", "PROCESSING_PAYMENT", "COMPENSATION_FORCED"): (
-        "COMPENSATING",
+    (P, "PROCESSING_PAYMENT", False, CANCEL_REQUESTED): (
+        C,
         "REFUNDING_PAYMENT",
-        "FAILED",
-        ("RELEASE_INVENTORY", "REFUND_PAYMENT"),
+        "CANCELLING",
+        ("RefundPayment",),
+        True,
     ),
-    ("COMPENSATING", "REFUNDING_PAYMENT", "PAYMENT_REFUNDED"): (
-        "COMPENSATING",
+    (C, "REFUNDING_PAYMENT", False, "PAYMENT_REFUNDED"): (
+        C,
         "RELEASING_INVENTORY",
         "FAILED",
-        ("RELEASE_INVENTORY",),
+        ("ReleaseInventory",),
+        False,
     ),
-    ("COMPENSATING", "REFUNDING_PAYMENT", "PAYMENT_REFUND_FAILED"): ("FAILED", "REFUNDING_PAYMENT", "FAILED", ()),
-    ("FAILED", "RESERVING_INVENTORY", "RESOLVED_BY_OPERATOR"): ("RESOLVED", "RESERVING_INVENTORY", "FAILED", ()),
-    ("FAILED", "REFUNDING_PAYMENT", "RESOLVED_BY_OPERATOR"): ("RESOLVED", "REFUNDING_PAYMENT", "FAILED", ()),
-    ("FAILED", "RELEASING_INVENTORY", "RESOLVED_BY_OPERATOR"): ("RESOLVED", "RELEASING_INVENTORY", "FAILED", ()),
-    ("COMPENSATING", "RELEASING_INVENTORY", "INVENTORY_RELEASED"): ("COMPENSATED", "DONE", "COMPENSATED", ()),
-    ("COMPENSATING", "RELEASING_INVENTORY", "INVENTORY_RELEASE_FAILED"): (
-        "FAILED",
+    (C, "REFUNDING_PAYMENT", False, "PAYMENT_REFUND_FAILED"): (F, "REFUNDING_PAYMENT", "FAILED", (), False),
+    (C, "REFUNDING_PAYMENT", True, "PAYMENT_REFUNDED"): (
+        C,
         "RELEASING_INVENTORY",
-        "FAILED",
+        "CANCELLING",
+        ("ReleaseInventory",),
+        True,
+    ),
+    (C, "REFUNDING_PAYMENT", True, "PAYMENT_REFUND_FAILED"): (F, "REFUNDING_PAYMENT", "CANCELLING", (), True),
+    (C, "RELEASING_INVENTORY", False, "INVENTORY_RELEASED"): ("COMPENSATED", "DONE", "COMPENSATED", (), False),
+    (C, "RELEASING_INVENTORY", False, "INVENTORY_RELEASE_FAILED"): (F, "RELEASING_INVENTORY", "FAILED", (), False),
+    (C, "RELEASING_INVENTORY", True, "INVENTORY_RELEASED"): ("COMPENSATED", "DONE", "CANCELLED", (), True),
+    (C, "RELEASING_INVENTORY", True, "INVENTORY_RELEASE_FAILED"): (F, "RELEASING_INVENTORY", "CANCELLING", (), True),
+    (F, "RESERVING_INVENTORY", False, RESOLVED_BY_OPERATOR): ("RESOLVED", "RESERVING_INVENTORY", "FAILED", (), False),
+    (F, "REFUNDING_PAYMENT", False, RESOLVED_BY_OPERATOR): ("RESOLVED", "REFUNDING_PAYMENT", "FAILED", (), False),
+    (F, "RELEASING_INVENTORY", False, RESOLVED_BY_OPERATOR): ("RESOLVED", "RELEASING_INVENTORY", "FAILED", (), False),
+    (F, "REFUNDING_PAYMENT", True, RESOLVED_BY_OPERATOR): ("RESOLVED", "REFUNDING_PAYMENT", "CANCELLED", (), True),
+    (F, "RELEASING_INVENTORY", True, RESOLVED_BY_OPERATOR): ("RESOLVED", "RELEASING_INVENTORY", "CANCELLED", (), True),
+}
+
+CANCELLATION_EXPECTED = {
+    (P, "REFUNDING_PAYMENT", False, "PAYMENT_REFUNDED"): (
+        P,
+        "RESTOCKING_INVENTORY",
+        "CANCELLING",
+        ("RestockInventory",),
+        False,
+    ),
+    (P, "REFUNDING_PAYMENT", False, "PAYMENT_REFUND_FAILED"): (F, "REFUNDING_PAYMENT", "CANCELLING", (), False),
+    (P, "RESTOCKING_INVENTORY", False, "INVENTORY_RESTOCKED"): ("COMPLETED", "DONE", "CANCELLED", (), False),
+    (P, "RESTOCKING_INVENTORY", False, "INVENTORY_RESTOCK_FAILED"): (
+        F,
+        "RESTOCKING_INVENTORY",
+        "CANCELLING",
         (),
+        False,
+    ),
+    (F, "REFUNDING_PAYMENT", False, RESOLVED_BY_OPERATOR): ("RESOLVED", "REFUNDING_PAYMENT", "CANCELLED", (), False),
+    (F, "RESTOCKING_INVENTORY", False, RESOLVED_BY_OPERATOR): (
+        "RESOLVED",
+        "RESTOCKING_INVENTORY",
+        "CANCELLED",
+        (),
+        False,
     ),
 }
 
-ALL_PAIRS = list(itertools.product(SagaStatus.values, SagaStep.values, [event.value for event in SagaEvent]))
+EXPECTED = {"placement": PLACEMENT_EXPECTED, "cancellation": CANCELLATION_EXPECTED}
+
+CASES = [(saga_type, *case) for saga_type, machine in MACHINES.items() for case in every_state_event(machine)]
 
 
-@pytest.mark.parametrize(("status", "step", "event"), ALL_PAIRS)
-def test_every_state_event_pair(status, step, event):
-    transition = saga_transition(status=status, step=step, event=SagaEvent(event))
-    expected = EXPECTED.get((status, step, event))
+def _shape(transition):
+    return (
+        transition.status,
+        transition.step,
+        transition.order_status,
+        tuple(command.command.__name__ for command in transition.commands),
+        transition.cancelling,
+    )
+
+
+def test_every_definition_has_its_table_written_out():
+    assert set(EXPECTED) == set(MACHINES)
+
+
+@pytest.mark.parametrize(("saga_type", "status", "step", "cancelling", "event"), CASES)
+def test_every_state_event_pair_of_every_definition(saga_type, status, step, cancelling, event):
+    # Attempts far past any action's limit: the transition a last failure makes.
+    transition = MACHINES[saga_type].transition(
+        status=status, step=step, cancelling=cancelling, event=event, attempts=100
+    )
+    expected = EXPECTED[saga_type].get((status, step, cancelling, event))
     if expected is None:
         assert transition is None, "an event for a step the saga is not in must change nothing"
         return
-    assert (transition.status, transition.step, transition.order_status, transition.commands) == (
-        expected[0],
-        expected[1],
-        expected[2],
-        tuple(SagaCommand(command) for command in expected[3]),
-    )
+    assert _shape(transition) == expected
     assert transition.terminal == (transition.status in TERMINAL_STATUSES)
 
 
-def test_start_reserves_inventory_for_a_pending_order():
-    assert (START.status, START.step, START.order_status, START.commands) == (
-        SagaStatus.IN_PROGRESS,
-        SagaStep.RESERVING_INVENTORY,
-        OrderStatus.PENDING,
-        (SagaCommand.RESERVE_INVENTORY,),
-    )
+@pytest.mark.parametrize("saga_type", list(MACHINES))
+def test_the_derived_table_is_exactly_the_written_one(saga_type):
+    derived = {key: _shape(transition) for key, transition in MACHINES[saga_type].transitions.items()}
+    assert derived == EXPECTED[saga_type]
 
 
-@pytest.mark.parametrize(("status", "step"), list(itertools.product(SagaStatus.values, SagaStep.values)))
-def test_recovery_resends_only_the_active_steps_command(status, step):
-    expected = {
-        ("IN_PROGRESS", "RESERVING_INVENTORY"): SagaCommand.RESERVE_INVENTORY,
-        ("IN_PROGRESS", "PROCESSING_PAYMENT"): SagaCommand.PROCESS_PAYMENT,
-        ("COMPENSATING", "REFUNDING_PAYMENT"): SagaCommand.REFUND_PAYMENT,
-        ("COMPENSATING", "RELEASING_INVENTORY"): SagaCommand.RELEASE_INVENTORY,
-    }
-    command = saga_step_command(status=status, step=step)
-    if status in ("IN_PROGRESS", "COMPENSATING"):
-        assert command == expected.get((status, step))
-    else:
-        assert command is None
+def test_the_placement_starts_by_reserving_and_the_cancellation_by_refunding():
+    placement, cancellation = MACHINES["placement"].start, MACHINES["cancellation"].start
+    assert _shape(placement) == (P, "RESERVING_INVENTORY", "PENDING", ("ReserveInventory",), False)
+    assert _shape(cancellation) == (P, "REFUNDING_PAYMENT", "CANCELLING", ("RefundPayment",), False)
 
 
-def test_every_active_step_is_driven_by_a_command_and_every_terminal_status_ends_it():
-    driven = {(status, step) for status, step in itertools.product(SagaStatus.values, SagaStep.values)}
-    driven = {pair for pair in driven if saga_step_command(status=pair[0], step=pair[1]) is not None}
-    targets = {(t.status, t.step) for t in (START, *TRANSITIONS.values()) if not t.terminal}
-    assert targets == driven, "every non-terminal state a transition leads to is one recovery can drive"
+@pytest.mark.parametrize("machine", list(MACHINES.values()), ids=list(MACHINES))
+def test_every_non_terminal_position_is_driven_by_the_action_recovery_resends(machine):
+    targets = {(t.status, t.step) for t in (machine.start, *machine.transitions.values()) if not t.terminal}
+    assert targets == set(machine.actions), "every active position is one recovery can drive, and only those"
+    for (status, step), action in machine.actions.items():
+        assert machine.step_action(status=status, step=step) is action
+        assert action.step == step
+    for status in SagaStatus.values:
+        for step in SagaStep.values:
+            if (status, step) not in machine.actions:
+                assert machine.step_action(status=status, step=step) is None
 
 
-def test_forward_steps_compensate_at_their_deadline_and_compensating_steps_do_not():
-    for status, step in itertools.product(SagaStatus.values, SagaStep.values):
-        transition = saga_transition(status=status, step=step, event=SagaEvent.DEADLINE_PASSED)
-        forward = status == "IN_PROGRESS" and step in ("RESERVING_INVENTORY", "PROCESSING_PAYMENT")
-        assert (transition is not None) == forward
+@pytest.mark.parametrize("machine", list(MACHINES.values()), ids=list(MACHINES))
+def test_only_compensatable_forward_steps_give_up_at_their_deadline(machine):
+    compensatable = {step.action.step for step in machine.definition.steps if step.compensation is not None}
+    for status, step, cancelling, event in every_state_event(machine):
+        if event != DEADLINE_PASSED:
+            continue
+        transition = machine.transition(status=status, step=step, cancelling=cancelling, event=event)
+        expected = status == P and step in compensatable and not cancelling
+        assert (transition is not None) == expected
         if transition is not None:
-            assert transition.status == SagaStatus.COMPENSATING
+            assert transition.status == C
+
+
+@pytest.mark.parametrize("machine", list(MACHINES.values()), ids=list(MACHINES))
+def test_every_command_is_built_by_its_own_action_and_is_a_known_contract(machine):
+    saga = type("Saga", (), {"saga_id": __import__("uuid").uuid4()})()
+    order = type(
+        "Order", (), {"pk": 7, "product_id": 3, "quantity": 2, "total_amount": __import__("decimal").Decimal("9.99")}
+    )()
+    for command in {c for t in (machine.start, *machine.transitions.values()) for c in t.commands}:
+        message = command.make(saga, order)
+        assert type(message) is command.command
+        assert CONTRACTS[message.routing_key] is command.command
+        assert (message.saga_id, message.order_id) == (saga.saga_id, 7)
+
+
+def test_an_action_whose_builder_makes_another_command_is_an_error():
+    placement = MACHINES["placement"].definition
+    wrong = dataclasses.replace(placement.steps[1].action, build=placement.steps[0].action.build)
+    saga = type("Saga", (), {"saga_id": __import__("uuid").uuid4()})()
+    order = type("Order", (), {"pk": 7, "product_id": 3, "quantity": 2, "total_amount": 1})()
+    with pytest.raises(TypeError, match="must send ProcessPayment"):
+        wrong.make(saga, order)
+
+
+def test_every_reply_has_one_meaning_and_every_reply_and_notice_is_a_known_event_contract():
+    replies = reply_events()
+    assert set(replies) == {
+        "inventory.reserved",
+        "inventory.released",
+        "inventory.restocked",
+        "payment.processed",
+        "payment.refunded",
+    }
+    assert set(completion_notices()) == {"inventory.committed"}
+    for routing_key in (*replies, *completion_notices()):
+        assert issubclass(CONTRACTS[routing_key], Contract)
+        assert "success" in {field.name for field in dataclasses.fields(CONTRACTS[routing_key])}
+
+
+@pytest.mark.parametrize("machine", list(MACHINES.values()), ids=list(MACHINES))
+def test_every_position_implies_one_order_status(machine):
+    for position in machine.positions():
+        assert (
+            machine.order_status(status=position.status, step=position.step, cancelling=position.cancelling)
+            in OrderStatus.values
+        )
+
+
+def test_a_refund_is_tried_again_until_its_attempts_are_spent():
+    cancellation = MACHINES["cancellation"]
+    refund = cancellation.step_action(status=P, step="REFUNDING_PAYMENT")
+    assert refund.attempts > 1
+    for attempts in range(refund.attempts - 1):
+        transition = cancellation.transition(
+            status=P, step="REFUNDING_PAYMENT", cancelling=False, event="PAYMENT_REFUND_FAILED", attempts=attempts
+        )
+        assert (transition.attempt, transition.status, transition.step, transition.commands) == (
+            True,
+            P,
+            "REFUNDING_PAYMENT",
+            (),
+        )
+    last = cancellation.transition(
+        status=P,
+        step="REFUNDING_PAYMENT",
+        cancelling=False,
+        event="PAYMENT_REFUND_FAILED",
+        attempts=refund.attempts - 1,
+    )
+    assert (last.attempt, last.status) == (False, F)
+
+
+def test_deadlines_come_from_the_definition_unless_overridden():
+    placement = MACHINES["placement"]
+    assert placement.deadline("PROCESSING_PAYMENT", {}) == 30.0
+    assert placement.deadline("PROCESSING_PAYMENT", {"PROCESSING_PAYMENT": 3.0}) == 3.0
+    assert placement.deadline("RESTOCKING_INVENTORY", {}) is None
+    assert MACHINES["cancellation"].deadline("RESTOCKING_INVENTORY", {}) == 120.0
+
+
+def test_a_definition_with_no_steps_or_clashing_actions_is_refused():
+    statuses = OrderStatuses(*(OrderStatus.PENDING,) * 6)
+    with pytest.raises(DefinitionError, match="at least one step"):
+        SagaMachine(SagaDefinition("empty", "", (), statuses, "START"))
+    action = MACHINES["placement"].definition.steps[0].action
+    clash = dataclasses.replace(action, succeeded="OTHER")
+    with pytest.raises(DefinitionError, match="two actions"):
+        SagaMachine(SagaDefinition("clash", "", (Step(action), Step(clash)), statuses, "START"))
+    assert isinstance(action, Action)

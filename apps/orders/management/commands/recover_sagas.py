@@ -3,7 +3,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from apps.orders.services import saga_expire_deadlines, saga_recover
+from apps.orders.services.periodic import saga_expire_deadlines, saga_recover
 
 
 class Command(BaseCommand):

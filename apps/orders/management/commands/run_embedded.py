@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.messaging.embedded import EmbeddedRuntime
 from apps.orders.metrics import saga_state_metrics
-from apps.orders.services import saga_recover
+from apps.orders.services.periodic import saga_recover
 
 
 class Command(BaseCommand):
