@@ -386,3 +386,80 @@ def test_sagas_refuse_non_staff_users(member_client, path):
     response = member_client.get(path)
 
     assert_json_error(response, 403, "FORBIDDEN")
+
+
+def _confirm(order_id: int) -> None:
+    from django.db import transaction
+
+    from apps.orders.services.runtime import saga_apply_event
+
+    saga = SagaState.objects.get(order_id=order_id)
+    for event in ("INVENTORY_RESERVED", "PAYMENT_SUCCEEDED"):
+        with transaction.atomic(using="orders"):
+            saga_apply_event(saga_id=saga.saga_id, order_id=order_id, event=event)
+
+
+@pytest.mark.django_db(databases=ORDERS_DB)
+def test_cancel_a_pending_order_answers_202_cancelling_and_again_the_same(client):
+    placed = client.post("/orders", order_body(), content_type="application/json").json()
+
+    first = client.post(f"/orders/{placed['order_id']}/cancel", {"reason": "oops"}, format="json")
+    again = client.post(f"/orders/{placed['order_id']}/cancel", format="json")
+
+    assert first.status_code == again.status_code == 202
+    assert first.json() == again.json() == {**placed, "status": "CANCELLING"}
+    assert client.get(f"/orders/{placed['order_id']}").json()["cancel_reason"] == "oops"
+
+
+@pytest.mark.django_db(databases=ORDERS_DB)
+def test_cancel_a_confirmed_order_starts_a_cancellation_saga(client):
+    placed = client.post("/orders", order_body(), content_type="application/json").json()
+    _confirm(placed["order_id"])
+
+    response = client.post(f"/orders/{placed['order_id']}/cancel", {}, format="json", HTTP_IDEMPOTENCY_KEY="cancel-key")
+    replay = client.post(f"/orders/{placed['order_id']}/cancel", {}, format="json", HTTP_IDEMPOTENCY_KEY="cancel-key")
+
+    body = response.json()
+    assert (response.status_code, body["status"]) == (202, "CANCELLING")
+    assert body["saga_id"] != placed["saga_id"]
+    assert SagaState.objects.get(saga_id=body["saga_id"]).saga_type == "cancellation"
+    assert (replay.status_code, replay.json(), replay["Idempotent-Replayed"]) == (202, body, "true")
+
+
+@pytest.mark.django_db(databases=ORDERS_DB)
+def test_cancel_errors_are_json(client, settings):
+    failed = client.post("/orders", order_body(), content_type="application/json").json()
+    SagaState.objects.filter(order_id=failed["order_id"]).update(status="FAILED")
+    Order.objects.filter(pk=failed["order_id"]).update(status="FAILED")
+
+    assert_json_error(client.post("/orders/999999/cancel", format="json"), 404, "NOT_FOUND")
+    assert_json_error(client.post("/orders/abc/cancel", format="json"), 400, "INVALID_ID")
+    assert_json_error(client.post(f"/orders/{failed['order_id']}/cancel", format="json"), 409, "ORDER_NOT_CANCELLABLE")
+    assert_json_error(
+        client.post(f"/orders/{failed['order_id']}/cancel", {"reason": "x" * 256}, format="json"),
+        400,
+        "INVALID_REQUEST",
+    )
+    settings.ORDER_CANCEL_WINDOW = "1s"
+    confirmed = client.post("/orders", order_body(), content_type="application/json").json()
+    _confirm(confirmed["order_id"])
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    SagaState.objects.filter(order_id=confirmed["order_id"]).update(completed_at=timezone.now() - timedelta(hours=1))
+    assert_json_error(
+        client.post(f"/orders/{confirmed['order_id']}/cancel", format="json"), 409, "CANCEL_WINDOW_PASSED"
+    )
+
+
+@pytest.mark.django_db(databases=ORDERS_AND_USERS_DB)
+def test_sagas_filter_by_type_and_order(client, staff_client):
+    placed = client.post("/orders", order_body(), content_type="application/json").json()
+    _confirm(placed["order_id"])
+    client.post(f"/orders/{placed['order_id']}/cancel", format="json")
+
+    listed = staff_client.get("/sagas", {"order_id": placed["order_id"], "type": "cancellation"}).json()["sagas"]
+
+    assert [(saga["saga_type"], saga["order_id"]) for saga in listed] == [("cancellation", placed["order_id"])]
+    assert_json_error(staff_client.get("/sagas", {"type": "refund"}), 400, "INVALID_REQUEST")

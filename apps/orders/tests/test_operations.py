@@ -11,12 +11,12 @@ from django.utils import timezone
 
 from apps.messaging.models import OutboxMessage
 from apps.orders.models import Order, OrderIdempotencyKey, OrderStatus, SagaHistory, SagaState, SagaStatus, SagaStep
+from apps.orders.sagas.placement import PLACEMENT
 from apps.orders.selectors import saga_history
 from apps.orders.services.idempotency import IdempotencyKeyReused
 from apps.orders.services.operator import SagaNotFound, saga_force_compensation, saga_mark_resolved, saga_retry_step
 from apps.orders.services.periodic import saga_expire_deadlines
 from apps.orders.services.placement import order_place
-from apps.orders.sagas.placement import PLACEMENT
 from apps.orders.services.runtime import saga_apply_event, saga_note
 
 ORDERS_DB = ["orders"]

@@ -357,9 +357,7 @@ def test_a_long_reason_is_cut_to_the_column():
         ((RESERVE_FAILED,), RESERVED),
         ((RESERVED, PAYMENT_FAILED, RELEASE_FAILED), RELEASED),
     ],
-    ids=lambda value: (
-        value if isinstance(value, str) else "-".join(value) or "placed"
-    ),
+    ids=lambda value: value if isinstance(value, str) else "-".join(value) or "placed",
 )
 @pytest.mark.django_db(databases=ORDERS_DB)
 def test_a_stale_event_changes_nothing(history, stale):

@@ -102,3 +102,20 @@ def test_a_late_charge_after_the_refund_is_answered_as_declined(settings):
 
     reply = last_reply()
     assert (reply.success, reply.reason) == (False, "payment cancelled before any charge")
+
+
+@pytest.mark.django_db(databases=PAYMENTS_DB)
+def test_a_refund_the_gateway_declines_leaves_the_charge_and_answers_a_failure(settings):
+    settings.PAYMENT_FAILURE_RATE = 0.0
+    charge(100)
+    settings.PAYMENT_REFUND_FAILURE_RATE = 1.0
+
+    handle(on_refund_payment, RefundPayment(saga_id=SAGA_ID, order_id=100, amount=AMOUNT))
+    declined = last_reply()
+
+    assert (declined.success, declined.reason) == (False, "refund declined by the gateway")
+    assert Payment.objects.get(order_id=100).status == PaymentStatus.SUCCESS
+
+    settings.PAYMENT_REFUND_FAILURE_RATE = 0.0
+    handle(on_refund_payment, RefundPayment(saga_id=SAGA_ID, order_id=100, amount=AMOUNT))
+    assert (last_reply().success, Payment.objects.get(order_id=100).status) == (True, PaymentStatus.REFUNDED)
