@@ -101,10 +101,10 @@ def test_metrics_report_completed_and_compensated_sagas_from_every_process(stack
     assert sorted(statuses.values()) == ["COMPENSATED", "CONFIRMED"]
 
     orchestrator = stack.metrics("orders-consumer")
-    assert orchestrator[("saga_total", (("status", "COMPLETED"),))] >= 1
-    assert orchestrator[("saga_total", (("status", "COMPENSATED"),))] >= 1
-    assert orchestrator[("saga_duration_seconds_count", (("status", "COMPLETED"),))] >= 1
-    assert orchestrator[("saga_duration_seconds_count", (("status", "COMPENSATED"),))] >= 1
+    assert orchestrator[("saga_total", (("saga_type", "placement"), ("status", "COMPLETED")))] >= 1
+    assert orchestrator[("saga_total", (("saga_type", "placement"), ("status", "COMPENSATED")))] >= 1
+    assert orchestrator[("saga_duration_seconds_count", (("saga_type", "placement"), ("status", "COMPLETED")))] >= 1
+    assert orchestrator[("saga_duration_seconds_count", (("saga_type", "placement"), ("status", "COMPENSATED")))] >= 1
     assert orchestrator[("saga_step_duration_seconds_count", (("step", "PROCESSING_PAYMENT"),))] >= 2
     web = stack.metrics("web")
     assert web[("http_requests_total", (("method", "POST"), ("route", "/orders"), ("status", "201")))] >= 2
