@@ -27,6 +27,13 @@ from apps.messaging.faults import RELAY_AFTER_CLAIM, RELAY_AFTER_PUBLISH, crash_
 from apps.messaging.metrics import BATCH_SIZE, PUBLISH_DURATION, PUBLISH_ERRORS, PUBLISH_FAILURES, PUBLISHED
 from apps.messaging.models import OutboxMessage
 from apps.messaging.publisher import Outgoing, PublishError
+from apps.messaging.topology import (
+    RETRY_COUNT,
+    SAGA_ID_HEADER,
+    SCHEMA_VERSION_HEADER,
+    TRACE_ID_HEADER,
+    TRACEPARENT_HEADER,
+)
 
 log = structlog.get_logger("messaging.relay")
 
@@ -197,14 +204,14 @@ def _uuid_text(value) -> str | None:
 
 def outgoing(row: Claimed) -> Outgoing:
     """The broker message for an outbox row: its stored body, its trace and saga in the headers."""
-    headers = {"trace_id": row.trace_id, "x-retry-count": 0, "x-schema-version": 1}
+    headers = {TRACE_ID_HEADER: row.trace_id, RETRY_COUNT: 0, SCHEMA_VERSION_HEADER: 1}
     if row.saga_id:
-        headers["saga_id"] = str(row.saga_id)
+        headers[SAGA_ID_HEADER] = str(row.saga_id)
     message_id = str(row.message_id)
     # The span is the message id's first 16 hex digits.
     traceparent = traceparent_for(row.trace_id, span_id=f"{message_id[:8]}{message_id[9:13]}{message_id[14:18]}")
     if traceparent:
-        headers["traceparent"] = traceparent
+        headers[TRACEPARENT_HEADER] = traceparent
     return Outgoing(
         message_id=message_id,
         exchange=row.exchange,

@@ -34,8 +34,8 @@ def nudged_databases(queue, *, expected: int) -> list[str]:
         message.ack()
         assert message.headers["task"] == RELAY_OUTBOX_TASK
         assert message.headers["expires"], "a nudge nobody took in time is dropped, not run late"
-        args, kwargs, _ = message.payload
-        databases.append(*args)
+        [database], _, _ = message.payload
+        databases.append(database)
     return databases
 
 
