@@ -48,8 +48,8 @@ def freeze_relay_child_heap(**kwargs):
 
 @worker_process_init.connect
 def follow_outboxes(**kwargs):
-    """Each relay child follows the RELAY_FOLLOW outboxes from a thread of its own (apps.messaging.relay)."""
-    from apps.messaging.relay import relay_follow
+    """Each relay child follows the RELAY_FOLLOW outboxes from a thread of its own (apps.messaging.follower)."""
+    from apps.messaging.follower import relay_follow
 
     relay_follow()
 

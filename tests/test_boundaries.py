@@ -41,20 +41,21 @@ def test_the_code_as_it_is_keeps_every_contract(code_copy):
         ("apps/orders/violation.py", "from apps.inventory.models import Inventory", "independent"),
         ("apps/payments/violation.py", "from apps.orders.services import order_place", "independent"),
         ("apps/messaging/violation.py", "from apps.orders.models import Order", "know no domain app"),
-        ("apps/inventory/models_violation.py", "", "layered"),
+        # A model module reaching up into the app's services breaks its layers.
+        ("apps/inventory/models.py", "from apps.inventory import services  # noqa", "inventory is layered"),
+        # The relay sending its Celery task by import again: the relay <-> tasks circle is back.
+        ("apps/messaging/relay.py", "from apps.messaging.tasks import relay_outbox  # noqa", "messaging is layered"),
+        # A new messaging module has to take its place in the layers.
+        ("apps/messaging/violation.py", "", "messaging is layered"),
     ],
 )
 def test_a_forbidden_import_breaks_a_contract(code_copy, module, line, broken):
-    if module.endswith("models_violation.py"):
-        # A model module reaching up into the app's services breaks its layers.
-        (code_copy / "apps/inventory/models.py").write_text(
-            (code_copy / "apps/inventory/models.py").read_text() + "\nfrom apps.inventory import services  # noqa\n"
-        )
-    else:
-        (code_copy / module).write_text(line + "\n")
+    path = code_copy / module
+    path.write_text((path.read_text() if path.exists() else "") + "\n" + line + "\n")
 
     result = lint_imports(code_copy)
 
     assert result.returncode != 0
     assert "BROKEN" in result.stdout
-    assert broken in result.stdout
+    _, _, broken_contracts = result.stdout.partition("Broken contracts")
+    assert broken in broken_contracts

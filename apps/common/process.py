@@ -1,4 +1,4 @@
-"""Objects a process owns alone, such as a background thread and its queue; and its start-up heap."""
+"""Objects a process owns alone, such as a background thread and its queue; its start-up heap; its connection checks."""
 
 import gc
 import os
@@ -11,6 +11,9 @@ import structlog
 T = TypeVar("T")
 
 log = structlog.get_logger("process")
+
+# How often a long-running loop (a relay's follower, a consumer) drops broken or aged database connections.
+CONNECTION_CHECK_INTERVAL = 1.0
 
 
 class PerProcess(Generic[T]):

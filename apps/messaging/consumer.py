@@ -23,6 +23,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError, close_ol
 from django.utils.module_loading import import_string
 from kombu import Connection, Consumer, Producer, Queue
 
+from apps.common.process import CONNECTION_CHECK_INTERVAL
 from apps.common.sql import (
     sql_batch,
     sql_in,
@@ -40,14 +41,17 @@ from apps.messaging.metrics import BATCHED, HANDLE_DURATION, HANDLED
 from apps.messaging.models import InboxMessage
 from apps.messaging.outbox import outbox_batched
 from apps.messaging.publisher import publisher_for
-from apps.messaging.relay import CONNECTION_CHECK_INTERVAL
-from apps.messaging.topology import WORK_QUEUES, WorkQueue, declare_topology
+from apps.messaging.topology import (
+    ORIGINAL_EXCHANGE,
+    ORIGINAL_ROUTING_KEY,
+    RETRY_COUNT,
+    WORK_QUEUES,
+    WorkQueue,
+    declare_topology,
+)
 
 log = structlog.get_logger("messaging.consumer")
 
-ORIGINAL_ROUTING_KEY = "x-original-routing-key"
-ORIGINAL_EXCHANGE = "x-original-exchange"
-RETRY_COUNT = "x-retry-count"
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 
 

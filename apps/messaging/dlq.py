@@ -27,12 +27,18 @@ import structlog
 from django.conf import settings
 from kombu import Connection
 
-from apps.messaging.consumer import ORIGINAL_EXCHANGE, ORIGINAL_ROUTING_KEY, RETRY_COUNT
-from apps.messaging.topology import WORK_QUEUES, WorkQueue
+from apps.messaging.topology import (
+    DEAD_LETTER_REASON,
+    DEATH_HEADER,
+    ORIGINAL_EXCHANGE,
+    ORIGINAL_ROUTING_KEY,
+    RETRY_COUNT,
+    WORK_QUEUES,
+    WorkQueue,
+)
 
 log = structlog.get_logger("messaging.dlq")
 
-DEAD_LETTER_REASON = "x-dead-letter-reason"
 DLQ_SUFFIX = ".dlq"
 
 
@@ -287,7 +293,7 @@ def _destination(work_queue: WorkQueue, message: amqp.Message) -> tuple[str, str
 
 
 def _death_routing_key(headers: dict, work_queue: str) -> str | None:
-    for death in headers.get("x-death") or []:
+    for death in headers.get(DEATH_HEADER) or []:
         if death.get("queue") == work_queue and death.get("routing-keys"):
             return str(death["routing-keys"][0])
     return None
@@ -315,7 +321,7 @@ def _as_dead_letter(message: amqp.Message) -> DeadLetter:
 
 
 def _death_reason(headers: dict) -> str:
-    deaths = headers.get("x-death") or []
+    deaths = headers.get(DEATH_HEADER) or []
     if deaths:
         return f"dead-lettered by the broker: {deaths[0].get('reason', 'unknown')}"
     return ""

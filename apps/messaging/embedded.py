@@ -14,8 +14,9 @@ from prometheus_client import REGISTRY
 
 from apps.messaging.consumer import ConsumerSpec, ConsumerWorker
 from apps.messaging.metrics import StateCollector
+from apps.messaging.nudge import relay_register_wakeup
 from apps.messaging.publisher import publisher_for_thread
-from apps.messaging.relay import relay_drain, relay_register_wakeup
+from apps.messaging.relay import relay_drain
 
 log = structlog.get_logger("messaging.embedded")
 

@@ -12,7 +12,7 @@ from apps.common.trace import current_trace_id
 from apps.messaging.contracts import Contract
 from apps.messaging.dispatch import dispatch_for
 from apps.messaging.models import OutboxMessage
-from apps.messaging.relay import relay_kick
+from apps.messaging.nudge import relay_kick
 
 
 class OutboxOutsideTransaction(RuntimeError):

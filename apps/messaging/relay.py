@@ -17,23 +17,27 @@ from typing import NamedTuple
 
 import structlog
 from django.conf import settings
-from django.db import close_old_connections, connections, transaction
+from django.db import connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from apps.common.process import PerProcess
 from apps.common.sql import sql_execute, sql_in, sql_param, sql_rows, sql_uuid
 from apps.common.trace import traceparent_for
 from apps.messaging.faults import RELAY_AFTER_CLAIM, RELAY_AFTER_PUBLISH, crash_point
 from apps.messaging.metrics import BATCH_SIZE, PUBLISH_DURATION, PUBLISH_ERRORS, PUBLISH_FAILURES, PUBLISHED
 from apps.messaging.models import OutboxMessage
-from apps.messaging.publisher import Outgoing, PublishError, publisher_for_thread
+from apps.messaging.publisher import Outgoing, PublishError
+from apps.messaging.topology import (
+    RETRY_COUNT,
+    SAGA_ID_HEADER,
+    SCHEMA_VERSION_HEADER,
+    TRACE_ID_HEADER,
+    TRACEPARENT_HEADER,
+)
 
 log = structlog.get_logger("messaging.relay")
 
 FAILED_ROW_BACKOFF = timedelta(seconds=5)
-# How often a long-running loop (a follower, a consumer) drops broken or aged database connections.
-CONNECTION_CHECK_INTERVAL = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,14 +204,14 @@ def _uuid_text(value) -> str | None:
 
 def outgoing(row: Claimed) -> Outgoing:
     """The broker message for an outbox row: its stored body, its trace and saga in the headers."""
-    headers = {"trace_id": row.trace_id, "x-retry-count": 0, "x-schema-version": 1}
+    headers = {TRACE_ID_HEADER: row.trace_id, RETRY_COUNT: 0, SCHEMA_VERSION_HEADER: 1}
     if row.saga_id:
-        headers["saga_id"] = str(row.saga_id)
+        headers[SAGA_ID_HEADER] = str(row.saga_id)
     message_id = str(row.message_id)
     # The span is the message id's first 16 hex digits.
     traceparent = traceparent_for(row.trace_id, span_id=f"{message_id[:8]}{message_id[9:13]}{message_id[14:18]}")
     if traceparent:
-        headers["traceparent"] = traceparent
+        headers[TRACEPARENT_HEADER] = traceparent
     return Outgoing(
         message_id=message_id,
         exchange=row.exchange,
@@ -233,136 +237,3 @@ def _record_failure(using: str, row: Claimed, reason: str) -> None:
         retry_at=timezone.now() + FAILED_ROW_BACKOFF,
         last_error=reason[:255],
     )
-
-
-# --- Following outboxes from the relay's own thread --------------------------
-class RelayFollower:
-    """Follows outboxes from a thread of a relay process: a probe every interval, a drain when it finds rows.
-
-    Commits on a followed database send no nudge (relay_kick): the next probe,
-    at most ``interval`` later, finds their rows. Under load a probe finds rows
-    every time and each drain publishes what the interval gathered, in one batch
-    with one round of confirms; when idle it costs one indexed read per
-    interval. Each relay child runs one, and SKIP LOCKED keeps their claims
-    apart. A follower that dies with its process leaves its claim uncommitted:
-    the rows are claimable again, as for any relay.
-    """
-
-    def __init__(self, *, databases, interval: float):
-        self.databases = tuple(databases)
-        self.interval = interval
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="relay-follower", daemon=True)
-
-    def start(self) -> "RelayFollower":
-        self.thread.start()
-        log.info("relay.following", databases=list(self.databases), interval_ms=round(self.interval * 1000, 1))
-        return self
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.thread.join(timeout=5)
-
-    def _run(self) -> None:
-        publisher = publisher_for_thread()
-        checked_at = 0.0
-        try:
-            while not self.stopping.wait(self.interval):
-                if time.monotonic() - checked_at >= CONNECTION_CHECK_INTERVAL:
-                    # As a consumer does: drop broken or aged connections once a second, not per probe.
-                    checked_at = time.monotonic()
-                    close_old_connections()
-                for alias in self.databases:
-                    self.follow_once(alias, publisher)
-        finally:
-            publisher.close()
-            connections.close_all()
-
-    def follow_once(self, using: str, publisher) -> int:
-        """Probe ``using`` and drain it if the probe found a row; return how many were published. Never raises."""
-        try:
-            return relay_drain(using=using, publisher=publisher) if relay_has_claimable(using=using) else 0
-        except Exception:  # the rows stay claimable: the next probe, or the sweep, takes them
-            log.warning("relay.follow_failed", database=using, exc_info=True)
-            connections[using].close_if_unusable_or_obsolete()
-            self.stopping.wait(1.0)
-            return 0
-
-
-def relay_follows(using: str) -> bool:
-    """Whether relay processes follow ``using`` themselves (RELAY_FOLLOW), so its commits need no nudge."""
-    return settings.RELAY_FOLLOW_INTERVAL_MS > 0 and using in settings.RELAY_FOLLOW
-
-
-# This process's follower, started by a relay child (config/celery.py).
-_follower = PerProcess(
-    lambda: RelayFollower(databases=settings.RELAY_FOLLOW, interval=settings.RELAY_FOLLOW_INTERVAL_MS / 1000).start()
-)
-
-
-def relay_follow() -> RelayFollower | None:
-    """Start this process's follower, once; None when RELAY_FOLLOW names no database or the interval is 0."""
-    if settings.EMBEDDED_MODE or settings.RELAY_FOLLOW_INTERVAL_MS <= 0 or not settings.RELAY_FOLLOW:
-        return None
-    return _follower()
-
-
-# --- Nudging the relay after a commit ----------------------------------------
-_wakeups: dict[str, threading.Event] = {}
-
-
-def relay_register_wakeup(using: str, event: threading.Event) -> None:
-    """The embedded mode's relay thread asks to be woken instead of a Celery task."""
-    _wakeups[using] = event
-
-
-def relay_kick(using: str) -> None:
-    """Ask a relay to drain ``using`` soon. Cheap, never blocks, never raises: the sweep is the backstop."""
-    wakeup = _wakeups.get(using)
-    if wakeup is not None:
-        wakeup.set()
-        return
-    if settings.EMBEDDED_MODE or relay_follows(using):
-        return
-    _kicker().request(using)
-
-
-class RelayKicker:
-    """Sends the Celery nudges from a thread of this process, never from the committing request.
-
-    The first commit after a quiet spell is nudged at once; commits within the next
-    RELAY_KICK_INTERVAL_MS share one nudge. A nudge makes a relay drain everything,
-    so coalescing loses nothing, and every commit is followed by a nudge sent
-    after it, so no commit waits for the sweep.
-    """
-
-    def __init__(self, interval: float):
-        self.interval = interval
-        self.pending: set[str] = set()
-        self.lock = threading.Lock()
-        self.wake = threading.Event()
-        threading.Thread(target=self._run, name="relay-kicker", daemon=True).start()
-
-    def request(self, using: str) -> None:
-        with self.lock:
-            self.pending.add(using)
-        self.wake.set()
-
-    def _run(self) -> None:
-        from apps.messaging.tasks import relay_outbox
-
-        while True:
-            self.wake.wait()
-            self.wake.clear()
-            with self.lock:
-                aliases, self.pending = self.pending, set()
-            for alias in sorted(aliases):
-                try:
-                    relay_outbox.apply_async(args=[alias], retry=False, expires=30)
-                except Exception:  # a lost nudge only delays the row until the next sweep
-                    log.warning("relay.kick_failed", database=alias, exc_info=True)
-            time.sleep(self.interval)
-
-
-# This process's kicker; a forked child (gunicorn, Celery prefork) starts its own.
-_kicker = PerProcess(lambda: RelayKicker(settings.RELAY_KICK_INTERVAL_MS / 1000))

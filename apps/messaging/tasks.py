@@ -3,12 +3,13 @@
 from celery import shared_task
 from django.conf import settings
 
+from apps.messaging.nudge import RELAY_OUTBOX_TASK
 from apps.messaging.publisher import publisher_for_thread
 from apps.messaging.relay import relay_drain
 from apps.messaging.retention import messages_purge_all, parse_age
 
 
-@shared_task(name="messaging.relay_outbox", acks_late=False)
+@shared_task(name=RELAY_OUTBOX_TASK, acks_late=False)
 def relay_outbox(using: str) -> int:
     """Drain the outbox of one database (sent right after a commit)."""
     return relay_drain(using=using, publisher=publisher_for_thread())

@@ -20,6 +20,19 @@ from kombu import Exchange, Queue, binding
 
 from apps.messaging.contracts import COMMANDS_EXCHANGE, EVENTS_EXCHANGE, RETRY_EXCHANGE
 
+# Message headers by their names on the wire: set by the relay and the consumers, read by consumers and DLQ tools.
+TRACE_ID_HEADER = "trace_id"
+SAGA_ID_HEADER = "saga_id"
+SCHEMA_VERSION_HEADER = "x-schema-version"
+TRACEPARENT_HEADER = "traceparent"
+RETRY_COUNT = "x-retry-count"
+# Where a retried or dead-lettered message was first sent, so a redrive can send it there again.
+ORIGINAL_ROUTING_KEY = "x-original-routing-key"
+ORIGINAL_EXCHANGE = "x-original-exchange"
+DEAD_LETTER_REASON = "x-dead-letter-reason"
+# Set by the broker on a message it dead-lettered itself.
+DEATH_HEADER = "x-death"
+
 EXCHANGES = {
     COMMANDS_EXCHANGE: Exchange(COMMANDS_EXCHANGE, type="direct", durable=True),
     EVENTS_EXCHANGE: Exchange(EVENTS_EXCHANGE, type="topic", durable=True),

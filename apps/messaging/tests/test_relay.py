@@ -12,15 +12,10 @@ from django.utils import timezone
 from kombu import Connection
 
 from apps.messaging.contracts import ReserveInventory
+from apps.messaging.follower import RelayFollower, relay_follows
 from apps.messaging.models import OutboxMessage
 from apps.messaging.publisher import ConfirmingPublisher
-from apps.messaging.relay import (
-    RelayFollower,
-    relay_dispatch_batch,
-    relay_drain,
-    relay_follows,
-    relay_has_claimable,
-)
+from apps.messaging.relay import relay_dispatch_batch, relay_drain, relay_has_claimable
 
 pytestmark = [
     pytest.mark.mariadb,
