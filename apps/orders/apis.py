@@ -136,12 +136,7 @@ class OrdersApi(APIView):
             )
         except IdempotencyKeyReused:
             raise _key_reused() from None
-        # PlacedSerializer's shape, built directly: the serializer documents it; running it cost 34 µs a request.
-        body = {"order_id": saga.order_id, "saga_id": str(saga.saga_id), "status": str(saga.response_status)}
-        response = Response(body, status=status.HTTP_201_CREATED)
-        if saga.replayed:
-            response["Idempotent-Replayed"] = "true"
-        return response
+        return _saga_answer(saga, status.HTTP_201_CREATED)
 
     @extend_schema(
         operation_id="orders_list",
@@ -160,6 +155,18 @@ class OrdersApi(APIView):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(order_list(user_id=user_id), request, view=self)
         return paginator.get_paginated_response(OrderOutputSerializer(page, many=True).data)
+
+
+def _saga_answer(saga, status_code: int) -> Response:
+    """{order_id, saga_id, status}, flagged when replayed for an Idempotency-Key.
+
+    The serializers document the shape; the body is built directly (running one cost 34 µs a request).
+    """
+    body = {"order_id": saga.order_id, "saga_id": str(saga.saga_id), "status": str(saga.response_status)}
+    response = Response(body, status=status_code)
+    if saga.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
 
 
 def _idempotency_key(request) -> str | None:
@@ -236,11 +243,7 @@ class OrderCancelApi(APIView):
             raise ApiError(status_code=409, code=exc.code, message=exc.message) from None
         except IdempotencyKeyReused:
             raise _key_reused() from None
-        body = {"order_id": saga.order_id, "saga_id": str(saga.saga_id), "status": str(saga.response_status)}
-        response = Response(body, status=status.HTTP_202_ACCEPTED)
-        if saga.replayed:
-            response["Idempotent-Replayed"] = "true"
-        return response
+        return _saga_answer(saga, status.HTTP_202_ACCEPTED)
 
 
 class SagasApi(APIView):

@@ -13,6 +13,15 @@ from apps.orders.sagas import commands
 from apps.orders.sagas.engine import Action, OrderStatuses, SagaDefinition, Step
 
 REFUND_ATTEMPTS = 5
+# What a cancelled order shows: cancelling while the money and the stock go back, cancelled after.
+CANCELLED_ORDER = OrderStatuses(
+    running=OrderStatus.CANCELLING,
+    completed=OrderStatus.CANCELLED,
+    failed=OrderStatus.CANCELLING,
+    resolved=OrderStatus.CANCELLED,
+    compensating=OrderStatus.CANCELLING,
+    compensated=OrderStatus.CANCELLED,
+)
 
 CANCELLATION = SagaDefinition(
     saga_type=SagaType.CANCELLATION,
@@ -43,12 +52,5 @@ CANCELLATION = SagaDefinition(
             )
         ),
     ),
-    order=OrderStatuses(
-        running=OrderStatus.CANCELLING,
-        completed=OrderStatus.CANCELLED,
-        failed=OrderStatus.CANCELLING,
-        resolved=OrderStatus.CANCELLED,
-        compensating=OrderStatus.CANCELLING,
-        compensated=OrderStatus.CANCELLED,
-    ),
+    order=CANCELLED_ORDER,
 )

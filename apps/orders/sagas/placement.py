@@ -22,6 +22,7 @@ from apps.messaging.contracts import (
 )
 from apps.orders.models import OrderStatus, SagaStep, SagaType
 from apps.orders.sagas import commands
+from apps.orders.sagas.cancellation import CANCELLED_ORDER
 from apps.orders.sagas.engine import Action, Notice, OrderStatuses, SagaDefinition, Step
 
 RELEASE = Action(
@@ -90,12 +91,5 @@ PLACEMENT = SagaDefinition(
         compensating=OrderStatus.FAILED,
         compensated=OrderStatus.COMPENSATED,
     ),
-    cancelled=OrderStatuses(
-        running=OrderStatus.CANCELLING,
-        completed=OrderStatus.CANCELLED,
-        failed=OrderStatus.CANCELLING,
-        resolved=OrderStatus.CANCELLED,
-        compensating=OrderStatus.CANCELLING,
-        compensated=OrderStatus.CANCELLED,
-    ),
+    cancelled=CANCELLED_ORDER,
 )
