@@ -4,6 +4,7 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from apps.common.admin import ReadOnlyAdmin
 from apps.orders.models import Order, SagaState
@@ -24,7 +25,7 @@ class OrderAdmin(ReadOnlyAdmin):
     @admin.display(description="sagas")
     def sagas(self, order: Order):
         return format_html_join(
-            format_html("<br>"),
+            mark_safe("<br>"),
             '<a href="{}">{} {}</a> ({}/{})',
             (
                 (

@@ -257,3 +257,63 @@ def test_an_outbox_row_left_unpublished(world):
 
     assert [violation.check for violation in violations] == ["outbox_lagging"]
     assert violations[0].detail.startswith("payments: 1 outbox row(s)")
+
+
+RESTOCK = InventoryAction.RESTOCK
+
+
+def cancelled_after_confirmation(*, restocked: bool = True, refunded: bool = True) -> SagaState:
+    """A confirmed order (3 units sold, charged) that a cancellation saga refunded and restocked."""
+    placement = saga(SagaStatus.COMPLETED, SagaStep.DONE, OrderStatus.CANCELLED, quantity=3)
+    log(placement.order_id, RESERVE, 3)
+    log(placement.order_id, COMMIT, 3)
+    if restocked:
+        log(placement.order_id, RESTOCK, 3)
+    PaymentFactory(order_id=placement.order_id, status=PaymentStatus.REFUNDED if refunded else PaymentStatus.SUCCESS)
+    return SagaStateFactory(
+        order=Order.objects.get(pk=placement.order_id),
+        saga_type="cancellation",
+        status=SagaStatus.COMPLETED,
+        current_step=SagaStep.DONE,
+        completed_at=timezone.now(),
+    )
+
+
+def test_an_order_cancelled_after_its_confirmation_is_consistent(world):
+    cancelled_after_confirmation()
+
+    assert reconcile(**AGES) == []
+
+
+def test_an_order_cancelled_while_pending_is_consistent(world):
+    pending = saga(SagaStatus.COMPENSATED, SagaStep.DONE, OrderStatus.CANCELLED, quantity=2)
+    SagaState.objects.filter(pk=pending.pk).update(cancelling=True)
+    log(pending.order_id, RESERVE, 2)
+    log(pending.order_id, RELEASE, 2)
+
+    assert reconcile(**AGES) == []
+
+
+def test_a_cancelled_order_still_charged_or_still_sold_is_reported(world):
+    cancelled_after_confirmation(refunded=False, restocked=False)
+    stock(sold_qty=3)
+
+    assert sorted(checks()) == ["charged_without_confirmation", "stock_held"]
+
+
+def test_a_cancelled_order_whose_saga_says_otherwise_is_reported(world):
+    cancellation = cancelled_after_confirmation()
+    Order.objects.filter(pk=cancellation.order_id).update(status=OrderStatus.CONFIRMED)
+
+    assert checks() == ["order_saga_mismatch"]
+
+
+def test_two_active_sagas_for_one_order_are_reported(world):
+    SagaStateFactory(
+        order=Order.objects.get(pk=world["in_flight"].order_id),
+        saga_type="cancellation",
+        status=SagaStatus.IN_PROGRESS,
+        current_step=SagaStep.REFUNDING_PAYMENT,
+    )
+
+    assert "several_active_sagas" in checks()

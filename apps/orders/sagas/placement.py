@@ -1,6 +1,7 @@
 """The placement saga: reserve the stock, charge the payment, then sell the reserved units.
 
-Reserving is undone by releasing, charging by refunding. A refused reservation
+Reserving is undone by releasing, charging by refunding (a refund the gateway
+declines is tried REFUND_ATTEMPTS times before the saga waits for a person). A refused reservation
 fails the order with nothing to undo; a declined payment releases the stock; a
 step that gives no answer in time is undone with everything before it. A
 customer may cancel while it runs: the same compensations, and the order ends
@@ -22,7 +23,7 @@ from apps.messaging.contracts import (
 )
 from apps.orders.models import OrderStatus, SagaStep, SagaType
 from apps.orders.sagas import commands
-from apps.orders.sagas.cancellation import CANCELLED_ORDER
+from apps.orders.sagas.cancellation import CANCELLED_ORDER, REFUND_ATTEMPTS
 from apps.orders.sagas.engine import Action, Notice, OrderStatuses, SagaDefinition, Step
 
 RELEASE = Action(
@@ -42,6 +43,7 @@ REFUND = Action(
     succeeded="PAYMENT_REFUNDED",
     failed="PAYMENT_REFUND_FAILED",
     deadline=120.0,
+    attempts=REFUND_ATTEMPTS,
 )
 
 PLACEMENT = SagaDefinition(

@@ -87,7 +87,7 @@ def _cancel(*, order_id: int, reason: str, actor: str, trace_id: str) -> SagaSta
             raise _not_cancellable(order)
         order.cancel_reason = reason[:255]
         saga_advance(context, transition)
-        SAGA_CANCELLATIONS.labels("pending").inc()
+        transaction.on_commit(SAGA_CANCELLATIONS.labels("pending").inc, using=DATABASE)
         log.info("order.cancel_requested", order_id=order_id, saga_id=str(saga.saga_id), was="PENDING")
         return _answer(saga, order)
     if order.status == OrderStatus.CONFIRMED:
@@ -122,7 +122,7 @@ def _start_cancellation(*, saga, order, reason: str, actor: str, trace_id: str, 
         raise _Raced() from None
     order.status, order.cancel_reason, order.updated_at = machine.start.order_status, reason[:255], now
     store_save_order_status(order)
-    SAGA_CANCELLATIONS.labels("confirmed").inc()
+    transaction.on_commit(SAGA_CANCELLATIONS.labels("confirmed").inc, using=DATABASE)
     log.info("order.cancel_requested", order_id=order.pk, saga_id=str(cancellation.saga_id), was="CONFIRMED")
     return _answer(cancellation, order)
 

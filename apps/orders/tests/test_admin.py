@@ -205,3 +205,75 @@ def test_the_change_page_shows_the_timeline(admin_client):
     for event in ("ORDER_PLACED", "INVENTORY_RESERVED", "PAYMENT_FAILED", "INVENTORY_RELEASED"):
         assert f"<td>{event}</td>" in html
     assert "COMPENSATING/RELEASING_INVENTORY → COMPENSATED/DONE" in html
+
+
+def cancelled_after_confirmation() -> SagaState:
+    from apps.orders.services.cancellation import order_cancel
+
+    placement = in_state("INVENTORY_RESERVED", "PAYMENT_SUCCEEDED")
+    cancellation = order_cancel(order_id=placement.order_id, reason="wrong size", actor="customer")
+    OutboxMessage.objects.using("orders").update(dispatched_at=timezone.now())
+    return SagaState.objects.get(saga_id=cancellation.saga_id)
+
+
+def buttons(page) -> set[str]:
+    html = page.content.decode()
+    return {name for name in ("retry_current_step", "force_compensation", "mark_resolved") if f'value="{name}"' in html}
+
+
+@pytest.mark.django_db(databases=ORDERS_AND_USERS_DB)
+def test_a_cancellation_saga_shows_its_type_timeline_and_only_the_actions_that_apply(admin_client):
+    saga = cancelled_after_confirmation()
+
+    page = admin_client.get(f"/admin/orders/sagastate/{saga.pk}/change/")
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "Cancellation" in html
+    assert "CANCEL_REQUESTED" in html
+    assert "wrong size" in html
+    # Running, with no compensation to force: it can only be retried.
+    assert buttons(page) == {"retry_current_step"}
+    listed = admin_client.get(CHANGELIST, {"saga_type__exact": "cancellation"})
+    assert [row.pk for row in listed.context["cl"].result_list] == [saga.pk]
+
+
+@pytest.mark.django_db(databases=ORDERS_AND_USERS_DB)
+def test_the_placement_page_offers_what_its_position_allows(admin_client):
+    running, failed = in_state("INVENTORY_RESERVED"), in_state("INVENTORY_RESERVE_FAILED")
+
+    assert buttons(admin_client.get(f"/admin/orders/sagastate/{running.pk}/change/")) == {
+        "retry_current_step",
+        "force_compensation",
+    }
+    assert buttons(admin_client.get(f"/admin/orders/sagastate/{failed.pk}/change/")) == {"mark_resolved"}
+
+
+@pytest.mark.django_db(databases=ORDERS_AND_USERS_DB)
+def test_operator_actions_work_on_a_cancellation_saga(admin_client, admin_user):
+    saga = cancelled_after_confirmation()
+
+    click(admin_client, "retry_current_step", saga)
+    assert outbox_keys(saga) == ["payment.refund", "payment.refund"]
+    for _ in range(5):
+        with transaction.atomic(using="orders"):
+            saga_apply_event(saga_id=saga.saga_id, order_id=saga.order_id, event="PAYMENT_REFUND_FAILED")
+    saga.refresh_from_db()
+    assert (saga.status, saga.current_step) == (SagaStatus.FAILED, SagaStep.REFUNDING_PAYMENT)
+    click(admin_client, "mark_resolved", saga)
+
+    saga.refresh_from_db()
+    assert saga.status == SagaStatus.RESOLVED
+    assert Order.objects.get(pk=saga.order_id).status == OrderStatus.CANCELLED
+    assert entries(saga)[-1] == ("RESOLVED_BY_OPERATOR", admin_user.username)
+
+
+@pytest.mark.django_db(databases=ORDERS_AND_USERS_DB)
+def test_the_order_page_links_to_each_of_its_sagas(admin_client):
+    saga = cancelled_after_confirmation()
+
+    page = admin_client.get(f"/admin/orders/order/{saga.order_id}/change/")
+
+    html = page.content.decode()
+    for each in SagaState.objects.filter(order_id=saga.order_id):
+        assert f"/admin/orders/sagastate/{each.pk}/change/" in html

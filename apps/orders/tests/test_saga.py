@@ -264,24 +264,33 @@ def test_every_position_implies_one_order_status(machine):
         )
 
 
-def test_a_refund_is_tried_again_until_its_attempts_are_spent():
-    cancellation = MACHINES["cancellation"]
-    refund = cancellation.step_action(status=P, step="REFUNDING_PAYMENT")
+@pytest.mark.parametrize(
+    ("saga_type", "status", "cancelling"),
+    [("cancellation", P, False), ("placement", C, False), ("placement", C, True)],
+)
+def test_a_refund_is_tried_again_until_its_attempts_are_spent(saga_type, status, cancelling):
+    machine = MACHINES[saga_type]
+    refund = machine.step_action(status=status, step="REFUNDING_PAYMENT")
     assert refund.attempts > 1
     for attempts in range(refund.attempts - 1):
-        transition = cancellation.transition(
-            status=P, step="REFUNDING_PAYMENT", cancelling=False, event="PAYMENT_REFUND_FAILED", attempts=attempts
+        transition = machine.transition(
+            status=status,
+            step="REFUNDING_PAYMENT",
+            cancelling=cancelling,
+            event="PAYMENT_REFUND_FAILED",
+            attempts=attempts,
         )
         assert (transition.attempt, transition.status, transition.step, transition.commands) == (
             True,
-            P,
+            status,
             "REFUNDING_PAYMENT",
             (),
         )
-    last = cancellation.transition(
-        status=P,
+        assert transition.cancelling == cancelling
+    last = machine.transition(
+        status=status,
         step="REFUNDING_PAYMENT",
-        cancelling=False,
+        cancelling=cancelling,
         event="PAYMENT_REFUND_FAILED",
         attempts=refund.attempts - 1,
     )
