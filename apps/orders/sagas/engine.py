@@ -16,7 +16,8 @@ The rules, in the manner of Eventuate Tram's step/withCompensation:
 - a step's failure (its reply said no: nothing was done) compensates the steps
   before it, latest first; with nothing to compensate, the saga fails there;
 - a compensatable step that passes its deadline, or that an operator abandons,
-  is compensated itself too (its effect may land late), then those before it;
+  is compensated itself too (its effect may land late), and those before it:
+  every compensation is sent at once, and the saga waits for each in turn;
 - a failed compensation fails the saga where it stopped: a person must look;
 - a cancellable saga asked to cancel abandons its step the same way, with the
   ``cancelling`` flag set, so its order ends with the cancelled statuses;
@@ -213,11 +214,25 @@ class SagaMachine:
         self._add(*at, action.failed, failed)
         if compensatable:
             # No answer in time, or abandoned: the step may still land, so it is undone too.
-            abandon = self._undo(index, False)
+            abandon = self._abandon(index, False)
             self._add(*at, DEADLINE_PASSED, abandon)
             self._add(*at, COMPENSATION_FORCED, abandon)
             if self.definition.cancellable:
-                self._add(*at, CANCEL_REQUESTED, self._undo(index, True))
+                self._add(*at, CANCEL_REQUESTED, self._abandon(index, True))
+
+    def _abandon(self, index: int, cancelling: bool) -> Transition:
+        """Undo steps ``index`` down to 0 at once, then wait for each in turn, latest first.
+
+        Nothing waits on a silent step: every compensation is sent now (stock comes
+        back while the payment step is still silent), and the saga then waits for the
+        latest one's answer; the earlier ones are sent again as their turn comes, and
+        answered from the participants' logs.
+        """
+        waiting = self._undo(index, cancelling)
+        earlier_first = tuple(
+            step.compensation for step in self.definition.steps[: index + 1] if step.compensation is not None
+        )
+        return dataclasses.replace(waiting, commands=earlier_first)
 
     def _undo(self, index: int, cancelling: bool, *, or_fail_at: SagaStep | None = None) -> Transition:
         """Compensate steps ``index`` down to 0, latest first: the first compensation found starts.

@@ -133,8 +133,7 @@ def test_force_compensation_clicked_twice_compensates_once(admin_client, admin_u
 
     saga.refresh_from_db()
     assert (saga.status, saga.current_step) == (SagaStatus.COMPENSATING, SagaStep.REFUNDING_PAYMENT)
-    # The payment is undone first; the release follows the refund's answer.
-    assert outbox_keys(saga) == ["inventory.reserve", "payment.process", "payment.refund"]
+    assert outbox_keys(saga) == ["inventory.reserve", "payment.process", "inventory.release", "payment.refund"]
     assert [entry for entry in entries(saga) if entry[0] == "COMPENSATION_FORCED"] == [
         ("COMPENSATION_FORCED", admin_user.username)
     ]

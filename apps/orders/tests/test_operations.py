@@ -98,7 +98,7 @@ def test_a_reservation_past_its_deadline_is_released_and_the_saga_compensates():
 
 
 @pytest.mark.django_db(databases=ORDERS_DB)
-def test_a_payment_past_its_deadline_refunds_then_releases_then_compensates():
+def test_a_payment_past_its_deadline_releases_and_refunds_then_compensates_after_the_refund():
     saga = place()
     apply(saga, "INVENTORY_RESERVED")
     overdue(saga)
@@ -106,8 +106,9 @@ def test_a_payment_past_its_deadline_refunds_then_releases_then_compensates():
     assert saga_expire_deadlines() == 1
 
     assert state(saga) == (SagaStatus.COMPENSATING, SagaStep.REFUNDING_PAYMENT, OrderStatus.FAILED)
-    assert keys(saga)[-1] == "payment.refund"
-    # The late charge succeeds meanwhile: it does not move the saga (the refund gives it back).
+    assert keys(saga)[-2:] == ["inventory.release", "payment.refund"]
+    # The release answers first (stock is back) and the late charge succeeds: neither moves the saga.
+    assert apply(saga, "INVENTORY_RELEASED") is None
     assert apply(saga, "PAYMENT_SUCCEEDED") is None
     apply(saga, "PAYMENT_REFUNDED")
     assert state(saga) == (SagaStatus.COMPENSATING, SagaStep.RELEASING_INVENTORY, OrderStatus.FAILED)
@@ -239,7 +240,7 @@ def test_forced_compensation_acts_once_and_names_its_actor():
 
     assert (first, second) == (True, False)
     assert state(saga) == (SagaStatus.COMPENSATING, SagaStep.REFUNDING_PAYMENT, OrderStatus.FAILED)
-    assert keys(saga) == ["inventory.reserve", "payment.process", "payment.refund"]
+    assert keys(saga) == ["inventory.reserve", "payment.process", "inventory.release", "payment.refund"]
     assert history(saga)[-1][0::5] == ("COMPENSATION_FORCED", "bob")
 
 

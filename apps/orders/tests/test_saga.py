@@ -78,19 +78,25 @@ PLACEMENT_EXPECTED = {
         ("ReleaseInventory",),
         False,
     ),
-    (P, "PROCESSING_PAYMENT", False, DEADLINE_PASSED): (C, "REFUNDING_PAYMENT", "FAILED", ("RefundPayment",), False),
+    (P, "PROCESSING_PAYMENT", False, DEADLINE_PASSED): (
+        C,
+        "REFUNDING_PAYMENT",
+        "FAILED",
+        ("ReleaseInventory", "RefundPayment"),
+        False,
+    ),
     (P, "PROCESSING_PAYMENT", False, COMPENSATION_FORCED): (
         C,
         "REFUNDING_PAYMENT",
         "FAILED",
-        ("RefundPayment",),
+        ("ReleaseInventory", "RefundPayment"),
         False,
     ),
     (P, "PROCESSING_PAYMENT", False, CANCEL_REQUESTED): (
         C,
         "REFUNDING_PAYMENT",
         "CANCELLING",
-        ("RefundPayment",),
+        ("ReleaseInventory", "RefundPayment"),
         True,
     ),
     (C, "REFUNDING_PAYMENT", False, "PAYMENT_REFUNDED"): (
