@@ -3,8 +3,8 @@
 # and HAProxy in front of Galera (one writer, the others as backups).
 #
 #   cluster.sh up | down | status | env
-#   cluster.sh rabbit-start N | rabbit-stop N | rabbit-kill N | rabbit-pid N
-#   cluster.sh galera-start N | galera-kill N | galera-pid N
+#   cluster.sh rabbit-start N | rabbit-stop N | rabbit-kill N | rabbit-restart N | rabbit-pid N
+#   cluster.sh galera-start N | galera-stop N | galera-kill N | galera-pid N
 #   cluster.sh rabbitmqctl N ARGS...      (rabbitmqctl against node N)
 #   cluster.sh mariadb N ARGS...          (the mariadb client on node N's socket)
 #
@@ -130,6 +130,14 @@ rabbit_stop() {  # a clean stop of node $1
   pidfile=$(rabbit_pidfile "$n")
   alive "$pidfile" || return 0
   rabbitmqctl_n "$n" stop "$pidfile" >/dev/null 2>&1 || rabbit_kill "$n"
+}
+
+rabbit_restart() {  # one step of a rolling restart: only when every quorum queue keeps a majority without node $1
+  local n=$1
+  env $(rabbit_env "$n") "$RABBIT_BIN/rabbitmq-upgrade" -n "$(rabbit_node "$n")" await_online_quorum_plus_one -t 120 >/dev/null
+  rabbit_stop "$n"
+  rabbit_start "$n"
+  rabbitmqctl_n "$n" await_online_nodes 3 --timeout 120 >/dev/null
 }
 
 rabbit_kill() {
@@ -407,6 +415,7 @@ case $command in
   rabbit-start) rabbit_start "$1" ;;
   rabbit-stop) rabbit_stop "$1" ;;
   rabbit-kill) rabbit_kill "$1" ;;
+  rabbit-restart) rabbit_restart "$1" ;;
   rabbit-pid) cat "$(rabbit_pidfile "$1")" ;;
   galera-start) galera_start "$1" ;;
   galera-stop) galera_stop "$1" ;;
@@ -414,5 +423,5 @@ case $command in
   galera-pid) cat "$(galera_pidfile "$1")" ;;
   rabbitmqctl) n=$1; shift; rabbitmqctl_n "$n" "$@" ;;
   mariadb) n=$1; shift; mariadb --socket="$(galera_socket "$n")" --user=root "$@" ;;
-  *) sed -n '2,16p' "$0" >&2; exit 2 ;;
+  *) sed -n "2,16p" "$0" >&2; exit 2 ;;
 esac
