@@ -39,7 +39,7 @@ def make_cluster_stack(cluster_addresses, tmp_path_factory):
             env={
                 "RABBITMQ_QUEUE_TYPE": "quorum",
                 "PAYMENT_FAILURE_RATE": "0.2",
-                "WEB_CONCURRENCY": "3",
+                "WEB_CONCURRENCY": "4",
                 "RELAY_CONCURRENCY": "2",
             },
             mariadb=mariadb,
