@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from tests.cluster.harness import cluster_env, rabbitmqctl
+from tests.cluster.harness import CLUSTER_SETTINGS, cluster_env, rabbitmqctl
 from tests.stack import MARIADB, Stack
 
 
@@ -37,7 +37,7 @@ def make_cluster_stack(cluster_addresses, tmp_path_factory):
         stack = Stack(
             tmp_path_factory.mktemp("cluster"),
             env={
-                "RABBITMQ_QUEUE_TYPE": "quorum",
+                **CLUSTER_SETTINGS,
                 "PAYMENT_FAILURE_RATE": "0.2",
                 "WEB_CONCURRENCY": "4",
                 "RELAY_CONCURRENCY": "2",

@@ -27,6 +27,12 @@ ORDERS = int(os.environ.get("CLUSTER_ORDERS", "1000"))
 RATE = float(os.environ.get("CLUSTER_RATE", "50"))
 SETTLE_BOUND = float(os.environ.get("CLUSTER_SETTLE_BOUND", "240"))
 CLIENT_THREADS = 64
+# The settings the cluster runs use beside the URLs; deploy/ ships the same (tests/test_deploy.py).
+CLUSTER_SETTINGS = {
+    "RABBITMQ_QUEUE_TYPE": "quorum",
+    "RABBITMQ_DELIVERY_LIMIT": "20",
+    "RABBITMQ_DLQ_DELIVERY_LIMIT": "1000",
+}
 STOCK = 100_000
 SCARCE = 40
 NODES = (1, 2, 3)
