@@ -22,7 +22,8 @@ from tests.cluster.harness import (
     seed_products,
 )
 
-pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.mariadb, pytest.mark.rabbitmq]
+# A run takes 1-2 minutes; a rolling restart with slow node starts may take longer than the suite-wide 300 s.
+pytestmark = [pytest.mark.cluster, pytest.mark.e2e, pytest.mark.mariadb, pytest.mark.rabbitmq, pytest.mark.timeout(900)]
 
 STRIKE_AT = 0.25
 
