@@ -15,7 +15,7 @@ STACK_ENV = DATABASE_URL=$${DATABASE_URL:-$(MARIADB_URL)/sagas_default} \
 	PAYMENTS_DATABASE_URL=$${PAYMENTS_DATABASE_URL:-$(MARIADB_URL)/sagas_payments} \
 	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(RABBITMQ_URL)}
 
-.PHONY: run run-stack test test-sqlite test-mariadb test-tools lint format bench bench-instructions services system-deps venv clean
+.PHONY: run run-stack test test-sqlite test-mariadb test-tools test-cluster cluster cluster-down lint format bench bench-instructions services system-deps venv clean
 
 venv: $(STAMP)
 
@@ -67,12 +67,24 @@ test: test-sqlite test-mariadb
 # Pass 1: everything that needs no server, on SQLite (the embedded default).
 test-sqlite: venv
 	@echo "== tests on SQLite (embedded default) =="
-	$(BIN)/pytest -m "not mariadb and not rabbitmq and not e2e" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not mariadb and not rabbitmq and not e2e and not cluster" $(PYTEST_ARGS)
 
 # Pass 2: the whole suite but the embedded mode on MariaDB + RabbitMQ, in fresh databases and vhosts.
 test-mariadb: venv services test-tools
 	@echo "== tests on MariaDB + RabbitMQ (fresh databases, fresh vhost) =="
-	TEST_DB=mariadb TEST_RUN_ID=t$$(date +%s)$$$$ $(BIN)/pytest -m "not embedded" $(PYTEST_ARGS)
+	TEST_DB=mariadb TEST_RUN_ID=t$$(date +%s)$$$$ $(BIN)/pytest -m "not embedded and not cluster" $(PYTEST_ARGS)
+
+# A loopback cluster: 3 RabbitMQ nodes, 3 MariaDB Galera nodes, HAProxy in front (deploy/cluster/).
+cluster:
+	bash deploy/cluster/cluster.sh up
+
+cluster-down:
+	bash deploy/cluster/cluster.sh down
+
+# The fault runs on the cluster (docs/reliability.md): each needs `make cluster` first; it fails, never skips.
+test-cluster: venv services
+	@echo "== fault runs on the RabbitMQ + Galera cluster =="
+	TEST_DB=mariadb TEST_RUN_ID=c$$(date +%s)$$$$ $(BIN)/pytest -m cluster tests/cluster $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -52,7 +52,23 @@ def free_port() -> int:
 
 
 class Stack:
-    def __init__(self, workdir: Path, *, env: dict[str, str] | None = None):
+    """``mariadb`` (connection arguments) and ``broker_hosts`` (host:port, several for a cluster:
+    the URL becomes kombu's ``;``-separated failover list) default to the local servers;
+    ``rabbitmqctl`` is how the stack's vhost is added and deleted."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        env: dict[str, str] | None = None,
+        mariadb: dict | None = None,
+        broker_hosts: list[str] | None = None,
+        rabbitmqctl: Callable[..., None] = rabbitmqctl,
+    ):
+        self.mariadb = mariadb or MARIADB
+        self.broker_hosts = broker_hosts or [RABBITMQ_HOST]
+        self._rabbitmqctl = rabbitmqctl
+        database_server = f"{self.mariadb['user']}@{self.mariadb['host']}:{self.mariadb['port']}"
         run_id = os.environ.get("TEST_RUN_ID", "local")
         self.name = f"e2e_{run_id}_{os.getpid()}_{next(_counter)}"
         self.workdir = workdir
@@ -70,7 +86,7 @@ class Stack:
             "PYTHONUNBUFFERED": "1",
             "LOG_FORMAT": "json",
             "VAR_DIR": str(self.workdir),
-            "CELERY_BROKER_URL": f"amqp://guest:guest@{RABBITMQ_HOST}/{self.vhost}",
+            "CELERY_BROKER_URL": ";".join(f"amqp://guest:guest@{host}/{self.vhost}" for host in self.broker_hosts),
             "PORT": str(self.port),
             "WEB_CONCURRENCY": "2",
             "RELAY_SWEEP_INTERVAL": "1",
@@ -84,7 +100,7 @@ class Stack:
             "DJANGO_SUPERUSER_USERNAME": STAFF[0],
             "DJANGO_SUPERUSER_PASSWORD": STAFF[1],
             "DJANGO_SUPERUSER_EMAIL": "e2e@example.com",
-            **{URL_VARIABLES[alias]: f"mysql://root@127.0.0.1:3306/{db}" for alias, db in self.databases.items()},
+            **{URL_VARIABLES[alias]: f"mysql://{database_server}/{db}" for alias, db in self.databases.items()},
             **(env or {}),
         }
         for variable in ("TEST_DB", "CRASH_POINTS", "PAYMENT_FAILURE_RATE"):
@@ -93,8 +109,8 @@ class Stack:
 
     # --- lifecycle ---------------------------------------------------------
     def create(self) -> "Stack":
-        rabbitmqctl("add_vhost", self.vhost)
-        rabbitmqctl("set_permissions", "-p", self.vhost, "guest", ".*", ".*", ".*")
+        self._rabbitmqctl("add_vhost", self.vhost)
+        self._rabbitmqctl("set_permissions", "-p", self.vhost, "guest", ".*", ".*", ".*")
         self.manage("migrate_all", "--verbosity", "0")
         self.manage("createsuperuser", "--noinput")
         return self
@@ -104,14 +120,14 @@ class Stack:
             self.stop(name)
         for handle in self._log_files.values():
             handle.close()
-        connection = MySQLdb.connect(**MARIADB)
+        connection = MySQLdb.connect(**self.mariadb)
         try:
             for db in self.databases.values():
                 connection.cursor().execute(f"DROP DATABASE IF EXISTS `{db}`")
         finally:
             connection.close()
         with contextlib.suppress(subprocess.CalledProcessError):
-            rabbitmqctl("delete_vhost", self.vhost)
+            self._rabbitmqctl("delete_vhost", self.vhost)
 
     def manage(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         result = subprocess.run(
@@ -266,7 +282,7 @@ class Stack:
 
     # --- direct reads --------------------------------------------------------
     def sql(self, alias: str, query: str, params=()) -> list[tuple]:
-        connection = MySQLdb.connect(**MARIADB, database=self.databases[alias])
+        connection = MySQLdb.connect(**self.mariadb, database=self.databases[alias])
         try:
             cursor = connection.cursor()
             cursor.execute(query, params)

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from apps.messaging.topology import WORK_QUEUES
+from tests.cluster.harness import CLUSTER_SETTINGS
 from tests.stack import procfile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -332,3 +333,29 @@ def _consumers() -> dict:
     from django.conf import settings
 
     return settings.MESSAGING_CONSUMERS
+
+
+# --- the cluster settings ------------------------------------------------------------------
+
+
+def test_deployments_use_the_cluster_settings_make_test_cluster_proves():
+    from kombu import Connection
+
+    readme = (K8S / "README.md").read_text()
+    [broker_url] = re.findall(r"CELERY_BROKER_URL='([^']+)'", readme)
+    databases = dict(re.findall(r"--from-literal=([A-Z_]*DATABASE_URL)=mysql://[^@]+@([^:/]+):", readme))
+    example_text = (DEPLOY / ".env.example").read_text()
+    [example_brokers] = re.findall(r"^# (amqp://\S+;\S+)$", example_text, re.MULTILINE)
+
+    # Every broker node in one ;-separated URL (kombu's failover list), as the cluster runs use.
+    for url in (broker_url, example_brokers):
+        assert len(Connection(url).alt) == 3, url
+    # Every database through the Galera proxy, never a node.
+    assert databases == dict.fromkeys(
+        ("DATABASE_URL", "ORDERS_DATABASE_URL", "INVENTORY_DATABASE_URL", "PAYMENTS_DATABASE_URL"), "galera-proxy"
+    )
+    assert "galera-proxy:3306" in example_text
+    config = of_kind("ConfigMap")["saga-orders-config"]["data"]
+    example = env_example()
+    for name, value in CLUSTER_SETTINGS.items():
+        assert config[name] == example[name] == value, name

@@ -312,8 +312,9 @@ class ConsumerWorker:
         transport_options = {"confirm_publish": True}
         if self.in_process:
             transport_options = {"polling_interval": 0.005}
-        with Connection(self.url, heartbeat=30, transport_options=transport_options) as connection:
-            connection.ensure_connection(max_retries=1)
+        with Connection(self.url, heartbeat=30, connect_timeout=5, transport_options=transport_options) as connection:
+            # A ``;``-separated URL is a list of cluster nodes: try each once before backing off.
+            connection.ensure_connection(max_retries=max(1, len(connection.alt) - 1))
             channel = connection.channel()
             declare_topology(channel)
             channel.basic_qos(0, self.prefetch, False)

@@ -73,10 +73,10 @@ class ConfirmingPublisher:
         try:
             return self._publish_batch(batch)
         except PublishError:
-            self.close()
+            self._drop()
             raise
         except Exception as exc:
-            self.close()
+            self._drop()
             raise PublishError(str(exc)) from exc
 
     def _publish_batch(self, batch: Sequence[Outgoing]) -> PublishResult:
@@ -185,7 +185,8 @@ class ConfirmingPublisher:
         if self._channel is not None:
             return self._channel
         connection = Connection(self._url, heartbeat=0, connect_timeout=5)
-        connection.connect()
+        # A ``;``-separated URL is a list of cluster nodes: each is tried once, in turn.
+        connection.ensure_connection(max_retries=max(1, len(connection.alt) - 1))
         # py-amqp polls the socket before every publish for a connection.blocked notice
         # (a recv per message: a third of a drain). The notice still arrives, and is
         # handled, while the batch's confirms are drained; a blocked broker shows up
@@ -218,6 +219,21 @@ class ConfirmingPublisher:
                 connection.release()
             except Exception:
                 log.debug("publisher.close_failed", exc_info=True)
+
+    def _drop(self) -> None:
+        """Forget a connection that failed, without the closing handshake.
+
+        A node that stopped answering (frozen, partitioned) would hold a polite
+        close until it came back; the socket is simply closed, and the next batch
+        connects afresh, to the next host of a ``;``-separated URL list when this
+        one does not answer (kombu's failover).
+        """
+        connection, self._connection, self._channel = self._connection, None, None
+        if connection is not None:
+            try:
+                connection.collect()
+            except Exception:
+                log.debug("publisher.drop_failed", exc_info=True)
 
 
 class InProcessPublisher:

@@ -6,11 +6,16 @@ to other subscribers of a topic) and a ``.dlq`` (where the work queue's own
 rejects and our explicit poison routing land).
 
 With ``RABBITMQ_QUEUE_TYPE=quorum`` every one of those queues is a replicated
-quorum queue: the work queue also dead-letters a message redelivered more than
+quorum queue with a delivery limit: the work queue (and its retry queue, which
+nobody consumes) dead-letters a message redelivered more than
 ``RABBITMQ_DELIVERY_LIMIT`` times (a message that keeps killing its consumer),
 and work and retry queues dead-letter at-least-once, so a broker failover
-cannot drop a message between two queues. Classic mode declares exactly what
-it always did: changing a queue's arguments makes RabbitMQ refuse the declare.
+cannot drop a message between two queues. A DLQ has nowhere further to send a
+message, and an operator's ``dlq show`` returns what it reads (each look is a
+delivery), so its limit, ``RABBITMQ_DLQ_DELIVERY_LIMIT``, is high: it bounds a
+message that crashes every reader, and pins the limit RabbitMQ 4 would
+otherwise set to 20 by default. Classic mode declares exactly what it always
+did: changing a queue's arguments makes RabbitMQ refuse the declare.
 """
 
 import dataclasses
@@ -65,21 +70,23 @@ class WorkQueue:
             durable=True,
             queue_arguments=_typed(work_arguments, dead_letters=True),
         )
+        retry_arguments = {
+            "x-message-ttl": settings.RETRY_DELAY_MS,
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": self.name,
+        }
+        dlq_arguments = {}
+        if _quorum():
+            retry_arguments["x-delivery-limit"] = settings.RABBITMQ_DELIVERY_LIMIT
+            dlq_arguments["x-delivery-limit"] = settings.RABBITMQ_DLQ_DELIVERY_LIMIT
         retry = Queue(
             self.retry_name,
             exchange=EXCHANGES[RETRY_EXCHANGE],
             routing_key=self.name,
             durable=True,
-            queue_arguments=_typed(
-                {
-                    "x-message-ttl": settings.RETRY_DELAY_MS,
-                    "x-dead-letter-exchange": "",
-                    "x-dead-letter-routing-key": self.name,
-                },
-                dead_letters=True,
-            ),
+            queue_arguments=_typed(retry_arguments, dead_letters=True),
         )
-        dlq = Queue(self.dlq_name, durable=True, queue_arguments=_typed({}, dead_letters=False) or None)
+        dlq = Queue(self.dlq_name, durable=True, queue_arguments=_typed(dlq_arguments, dead_letters=False) or None)
         return [work, retry, dlq]
 
 

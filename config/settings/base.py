@@ -212,6 +212,10 @@ if RABBITMQ_QUEUE_TYPE not in ("classic", "quorum"):
     raise ImproperlyConfigured(f"RABBITMQ_QUEUE_TYPE must be classic or quorum, not {RABBITMQ_QUEUE_TYPE!r}.")
 # Quorum mode: redeliveries (consumer crashes, requeues) before the broker dead-letters a message.
 RABBITMQ_DELIVERY_LIMIT = env.int("RABBITMQ_DELIVERY_LIMIT", default=20)
+# Quorum mode: the DLQs' limit; each operator's look at a DLQ (dlq show) counts as a delivery.
+RABBITMQ_DLQ_DELIVERY_LIMIT = env.int("RABBITMQ_DLQ_DELIVERY_LIMIT", default=1000)
+# Celery's own queue (relay) follows the saga queues: quorum on a cluster, so it survives its node.
+CELERY_TASK_DEFAULT_QUEUE_TYPE = RABBITMQ_QUEUE_TYPE
 CRASH_POINTS = frozenset(env.list("CRASH_POINTS", default=[]))
 # Retention (ages like 7d, 12h, 30m, 3600s): dispatched outbox rows are kept
 # MESSAGE_RETENTION, inbox rows the longer of that and INBOX_DEDUP_WINDOW, the

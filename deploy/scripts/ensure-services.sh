@@ -19,7 +19,8 @@ wait_for() {
 if ! mariadb_up; then
   if [ "$(id -u)" = 0 ] && command -v mariadbd >/dev/null; then
     echo "starting MariaDB"
-    start-stop-daemon --start --oknodo --background --exec "$(command -v mariadbd)"
+    # --pidfile: other mariadbd processes (the loopback Galera nodes of `make cluster`) are not this server.
+    start-stop-daemon --start --oknodo --background --pidfile /run/mysqld/mysqld.pid --exec "$(command -v mariadbd)"
   fi
   wait_for MariaDB mariadb_up
 fi

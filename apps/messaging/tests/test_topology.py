@@ -43,6 +43,7 @@ def test_classic_mode_declares_the_arguments_deployed_queues_already_have(settin
 def test_quorum_mode_makes_every_queue_quorum_with_a_delivery_limit_and_safe_dead_lettering(settings):
     settings.RABBITMQ_QUEUE_TYPE = "quorum"
     settings.RABBITMQ_DELIVERY_LIMIT = 7
+    settings.RABBITMQ_DLQ_DELIVERY_LIMIT = 700
 
     arguments = arguments_by_queue()
 
@@ -53,10 +54,11 @@ def test_quorum_mode_makes_every_queue_quorum_with_a_delivery_limit_and_safe_dea
         assert work["x-dead-letter-routing-key"] == work_queue.dlq_name
         retry = arguments[work_queue.retry_name]
         assert retry["x-dead-letter-routing-key"] == work_queue.name
+        assert retry["x-delivery-limit"] == 7
         for dead_lettering in (work, retry):
             assert dead_lettering["x-dead-letter-strategy"] == "at-least-once"
             assert dead_lettering["x-overflow"] == "reject-publish"
-        assert "x-delivery-limit" not in arguments[work_queue.dlq_name]
+        assert arguments[work_queue.dlq_name] == {"x-queue-type": "quorum", "x-delivery-limit": 700}
 
 
 def test_an_unknown_queue_type_refuses_to_start():
