@@ -7,12 +7,12 @@ re-sends it after SAGA_RECOVERY_AGE each time), then the saga fails there and
 waits for a person. The order is CANCELLING while it runs, CANCELLED at the end.
 """
 
-from apps.messaging.contracts import InventoryRestocked, PaymentRefunded, RefundPayment, RestockInventory
+from apps.messaging.contracts import InventoryRestocked, RestockInventory
 from apps.orders.models import OrderStatus, SagaStep, SagaType
 from apps.orders.sagas import commands
+from apps.orders.sagas.actions import REFUND
 from apps.orders.sagas.engine import Action, OrderStatuses, SagaDefinition, Step
 
-REFUND_ATTEMPTS = 5
 # What a cancelled order shows: cancelling while the money and the stock go back, cancelled after.
 CANCELLED_ORDER = OrderStatuses(
     running=OrderStatus.CANCELLING,
@@ -28,18 +28,7 @@ CANCELLATION = SagaDefinition(
     description="Refund the payment, put the sold units back on sale",
     start_event="CANCEL_REQUESTED",
     steps=(
-        Step(
-            Action(
-                step=SagaStep.REFUNDING_PAYMENT,
-                command=RefundPayment,
-                build=commands.refund_payment,
-                reply=PaymentRefunded,
-                succeeded="PAYMENT_REFUNDED",
-                failed="PAYMENT_REFUND_FAILED",
-                deadline=120.0,
-                attempts=REFUND_ATTEMPTS,
-            )
-        ),
+        Step(REFUND),
         Step(
             Action(
                 step=SagaStep.RESTOCKING_INVENTORY,

@@ -1,8 +1,8 @@
 """The placement saga: reserve the stock, charge the payment, then sell the reserved units.
 
 Reserving is undone by releasing, charging by refunding (a refund the gateway
-declines is tried REFUND_ATTEMPTS times before the saga waits for a person). A refused reservation
-fails the order with nothing to undo; a declined payment releases the stock; a
+declines is tried REFUND_ATTEMPTS times, see actions.py, before the saga waits
+for a person). A refused reservation fails the order with nothing to undo; a declined payment releases the stock; a
 step that gives no answer in time is undone with everything before it. A
 customer may cancel while it runs: the same compensations, and the order ends
 CANCELLED. Completion sends the commit (reserved -> sold), which nothing waits
@@ -15,15 +15,14 @@ from apps.messaging.contracts import (
     InventoryReleased,
     InventoryReserved,
     PaymentProcessed,
-    PaymentRefunded,
     ProcessPayment,
-    RefundPayment,
     ReleaseInventory,
     ReserveInventory,
 )
 from apps.orders.models import OrderStatus, SagaStep, SagaType
 from apps.orders.sagas import commands
-from apps.orders.sagas.cancellation import CANCELLED_ORDER, REFUND_ATTEMPTS
+from apps.orders.sagas.actions import REFUND
+from apps.orders.sagas.cancellation import CANCELLED_ORDER
 from apps.orders.sagas.engine import Action, Notice, OrderStatuses, SagaDefinition, Step
 
 RELEASE = Action(
@@ -34,16 +33,6 @@ RELEASE = Action(
     succeeded="INVENTORY_RELEASED",
     failed="INVENTORY_RELEASE_FAILED",
     deadline=120.0,
-)
-REFUND = Action(
-    step=SagaStep.REFUNDING_PAYMENT,
-    command=RefundPayment,
-    build=commands.refund_payment,
-    reply=PaymentRefunded,
-    succeeded="PAYMENT_REFUNDED",
-    failed="PAYMENT_REFUND_FAILED",
-    deadline=120.0,
-    attempts=REFUND_ATTEMPTS,
 )
 
 PLACEMENT = SagaDefinition(
