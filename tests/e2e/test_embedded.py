@@ -161,3 +161,17 @@ def test_a_crash_mid_saga_loses_nothing_after_restart(embedded, tmp_path):
     second = embedded()
     second.wait(lambda: second.order_status(order_id) == "CONFIRMED", "CONFIRMED after restart", timeout=10)
     second.wait(lambda: stock(second, 3) == (4, 0, 1), "the reservation committed as sold", timeout=10)
+
+
+def test_a_confirmed_order_is_cancelled_refunded_and_restocked_in_one_process(embedded):
+    app = embedded()
+    assert app.http("POST", "/inventory", {"product_id": 4, "available_qty": 5}, staff=True)[0] == 201
+    placed = place(app, 4, quantity=2)
+    app.wait(lambda: stock(app, 4) == (3, 0, 2), "the order confirmed and its units sold", timeout=5)
+
+    status, body = app.http("POST", f"/orders/{placed['order_id']}/cancel", {"reason": "changed my mind"})
+
+    assert (status, body["status"]) == (202, "CANCELLING")
+    app.wait(lambda: app.order_status(placed["order_id"]) == "CANCELLED", "CANCELLED", timeout=5)
+    app.wait(lambda: stock(app, 4) == (5, 0, 0), "the units back on sale", timeout=5)
+    assert app.http("GET", f"/payments/{placed['order_id']}")[1]["status"] == "REFUNDED"
