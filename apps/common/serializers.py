@@ -56,3 +56,12 @@ class CurrencyField(serializers.RegexField):
     def __init__(self, **kwargs):
         # \Z, not $: Python's $ also matches before a trailing newline.
         super().__init__(r"\A[A-Z]{3}\Z", trim_whitespace=False, **kwargs)
+
+
+class StrictCharField(serializers.CharField):
+    """A CharField that takes only a JSON string: DRF's would store the number 5 as "5"."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)

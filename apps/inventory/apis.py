@@ -8,7 +8,7 @@ from apps.common.errors import ApiError, error_schema_response
 from apps.common.ids import MAX_ID, parse_int_id
 from apps.common.pagination import keyed_pagination
 from apps.common.permissions import StaffWrites
-from apps.common.serializers import CurrencyField, PriceField
+from apps.common.serializers import CurrencyField, PriceField, StrictCharField
 from apps.inventory.models import Inventory
 from apps.inventory.selectors import catalog_get, catalog_list, inventory_get
 from apps.inventory.services import (
@@ -40,7 +40,7 @@ class InventoryOutputSerializer(serializers.Serializer):
 class CatalogInputSerializer(serializers.Serializer):
     """The catalog entry a stock write may carry; every field optional."""
 
-    name = serializers.CharField(max_length=NAME_MAX_LENGTH, required=False, allow_blank=True)
+    name = StrictCharField(max_length=NAME_MAX_LENGTH, required=False, allow_blank=True)
     unit_price = PriceField(required=False)
     currency = CurrencyField(required=False)
 
