@@ -58,8 +58,13 @@ class CurrencyField(serializers.RegexField):
         super().__init__(r"\A[A-Z]{3}\Z", trim_whitespace=False, **kwargs)
 
 
+# "+": a blank value is its own branch of the schema when allow_blank (oneOf needs them disjoint).
+@extend_schema_field({"type": "string", "pattern": "^[^\\u0000]+$"})
 class StrictCharField(serializers.CharField):
-    """A CharField that takes only a JSON string: DRF's would store the number 5 as "5"."""
+    """A CharField that takes only a JSON string: DRF's would store the number 5 as "5".
+
+    Documented without NUL characters, which DRF refuses (and MariaDB could not index).
+    """
 
     def to_internal_value(self, data):
         if not isinstance(data, str):

@@ -56,6 +56,8 @@ class InventoryCreateApi(APIView):
 
     @extend_schema_serializer(component_name="InventoryCreate")
     class InputSerializer(CatalogInputSerializer):
+        """A new product's starting stock and, optionally, its name, unit price and currency."""
+
         product_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
         available_qty = serializers.IntegerField(min_value=0, max_value=MAX_STOCK)
 
@@ -87,6 +89,8 @@ class InventoryDetailApi(APIView):
 
     @extend_schema_serializer(component_name="InventorySet")
     class InputSerializer(CatalogInputSerializer):
+        """The product's available stock; a name, unit price or currency given is set too, one left out kept."""
+
         available_qty = serializers.IntegerField(min_value=0, max_value=MAX_STOCK)
 
     @extend_schema(
