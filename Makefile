@@ -52,13 +52,17 @@ test-tools:
 services:
 	@bash deploy/scripts/ensure-services.sh
 
+# The demo catalog needs the tables first, so migrate here and let run_embedded skip it.
 run: venv
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	$(BIN)/python manage.py run_embedded $${ADDRPORT:-127.0.0.1:8000}
+	$(BIN)/python manage.py migrate_all --verbosity 0
+	$(BIN)/python manage.py load_demo_catalog
+	$(BIN)/python manage.py run_embedded --no-migrate $${ADDRPORT:-127.0.0.1:8000}
 
 run-stack: venv services
 	$(STACK_ENV) $(BIN)/python manage.py migrate_all
 	$(STACK_ENV) $(BIN)/python manage.py ensure_admin
+	$(STACK_ENV) $(BIN)/python manage.py load_demo_catalog
 	$(STACK_ENV) $(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(STACK_ENV) PORT=$${PORT:-8000} PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho start -f Procfile
 

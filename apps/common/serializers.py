@@ -1,7 +1,9 @@
-"""Serializer building blocks for the hot request paths."""
+"""Serializer building blocks: shallow-copied fields for the hot request paths, money and currency fields."""
 
 import copy
+from decimal import Decimal
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
@@ -25,3 +27,46 @@ class FlatInputSerializer(serializers.Serializer):
         ):
             return super().get_fields()
         return {name: copy.copy(field) for name, field in fields.items()}
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "decimal",
+        # 0.01 to 9999999999.99, at most two decimals (JSON numbers are accepted too).
+        "pattern": r"^(0*[1-9][0-9]{0,9}(\.[0-9]{1,2})?|0*\.(0[1-9]|[1-9][0-9]?))$",
+        "example": "24.50",
+    }
+)
+class PriceField(serializers.DecimalField):
+    """A positive money amount with at most two decimals, documented with the bounds it enforces.
+
+    DRF's schema for a decimal leaves the minimum out, so a client reading it
+    would think 0 or -1 acceptable.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=12, decimal_places=2, min_value=Decimal("0.01"), **kwargs)
+
+
+@extend_schema_field({"type": "string", "pattern": "^[A-Z]{3}$", "example": "USD"})
+class CurrencyField(serializers.RegexField):
+    """An ISO 4217 style code: three capital letters, taken exactly as sent (no trimming)."""
+
+    def __init__(self, **kwargs):
+        # \Z, not $: Python's $ also matches before a trailing newline.
+        super().__init__(r"\A[A-Z]{3}\Z", trim_whitespace=False, **kwargs)
+
+
+# "+": a blank value is its own branch of the schema when allow_blank (oneOf needs them disjoint).
+@extend_schema_field({"type": "string", "pattern": "^[^\\u0000]+$"})
+class StrictCharField(serializers.CharField):
+    """A CharField that takes only a JSON string: DRF's would store the number 5 as "5".
+
+    Documented without NUL characters, which DRF refuses (and MariaDB could not index).
+    """
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)

@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from apps.common.admin import ReadOnlyAdmin
-from apps.inventory.models import Inventory, InventoryLog
+from apps.inventory.models import DEFAULT_CURRENCY, Inventory, InventoryLog
 from apps.inventory.services import VersionConflict, inventory_set_available
 
 
@@ -13,13 +13,18 @@ class InventoryForm(forms.ModelForm):
 
     class Meta:
         model = Inventory
-        fields = ["product_id", "available_qty"]
+        fields = ["product_id", "name", "unit_price", "currency", "available_qty"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # Left empty, the currency stays what it was (USD for a new product) rather than failing the stock edit.
+        self.fields["currency"].required = False
         if self.instance.pk:
             self.fields["seen_version"].initial = self.instance.version
             self.fields["product_id"].disabled = True
+
+    def clean_currency(self):
+        return self.cleaned_data["currency"] or self.instance.currency or DEFAULT_CURRENCY
 
     def clean(self):
         cleaned = super().clean()
@@ -36,8 +41,18 @@ class InventoryForm(forms.ModelForm):
 @admin.register(Inventory)
 class InventoryAdmin(admin.ModelAdmin):
     form = InventoryForm
-    list_display = ("product_id", "available_qty", "reserved_qty", "sold_qty", "version", "updated_at")
-    search_fields = ("=product_id",)
+    list_display = (
+        "product_id",
+        "name",
+        "unit_price",
+        "currency",
+        "available_qty",
+        "reserved_qty",
+        "sold_qty",
+        "version",
+        "updated_at",
+    )
+    search_fields = ("=product_id", "name")
     readonly_fields = ("reserved_qty", "sold_qty", "version", "created_at", "updated_at")
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
@@ -54,6 +69,9 @@ class InventoryAdmin(admin.ModelAdmin):
                 product_id=obj.product_id,
                 available_qty=form.cleaned_data["available_qty"],
                 expected_version=form.cleaned_data.get("seen_version"),
+                name=form.cleaned_data["name"],
+                unit_price=form.cleaned_data["unit_price"],
+                currency=form.cleaned_data["currency"],
             )
         except VersionConflict:
             self.message_user(request, "Not saved: the product changed meanwhile. Reload and retry.", messages.ERROR)

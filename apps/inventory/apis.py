@@ -1,12 +1,16 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.common.errors import ApiError, error_schema_response
 from apps.common.ids import MAX_ID, parse_int_id
+from apps.common.pagination import keyed_pagination
 from apps.common.permissions import StaffWrites
-from apps.inventory.selectors import inventory_get
+from apps.common.serializers import CurrencyField, PriceField, StrictCharField
+from apps.inventory.models import Inventory
+from apps.inventory.selectors import catalog_get, catalog_list, inventory_get
 from apps.inventory.services import (
     ProductExists,
     ProductNotFound,
@@ -16,6 +20,7 @@ from apps.inventory.services import (
 )
 
 MAX_STOCK = 10**12
+NAME_MAX_LENGTH = Inventory._meta.get_field("name").max_length
 
 
 class InventoryOutputSerializer(serializers.Serializer):
@@ -26,6 +31,18 @@ class InventoryOutputSerializer(serializers.Serializer):
     version = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+    name = serializers.CharField()
+    # A string, so no client parses money into a float; null until the product is priced.
+    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=True, allow_null=True)
+    currency = serializers.CharField()
+
+
+class CatalogInputSerializer(serializers.Serializer):
+    """The catalog entry a stock write may carry; every field optional."""
+
+    name = StrictCharField(max_length=NAME_MAX_LENGTH, required=False, allow_blank=True)
+    unit_price = PriceField(required=False)
+    currency = CurrencyField(required=False)
 
 
 def _inventory_response(inventory, *, status_code: int = status.HTTP_200_OK) -> Response:
@@ -38,7 +55,9 @@ class InventoryCreateApi(APIView):
     permission_classes = [StaffWrites]
 
     @extend_schema_serializer(component_name="InventoryCreate")
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(CatalogInputSerializer):
+        """A new product's starting stock and, optionally, its name, unit price and currency."""
+
         product_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
         available_qty = serializers.IntegerField(min_value=0, max_value=MAX_STOCK)
 
@@ -69,7 +88,9 @@ class InventoryDetailApi(APIView):
     permission_classes = [StaffWrites]
 
     @extend_schema_serializer(component_name="InventorySet")
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(CatalogInputSerializer):
+        """The product's available stock; a name, unit price or currency given is set too, one left out kept."""
+
         available_qty = serializers.IntegerField(min_value=0, max_value=MAX_STOCK)
 
     @extend_schema(
@@ -112,9 +133,7 @@ class InventoryDetailApi(APIView):
         expected_version = _if_match_version(request.headers.get("If-Match"))
         try:
             inventory = inventory_set_available(
-                product_id=parsed_id,
-                available_qty=serializer.validated_data["available_qty"],
-                expected_version=expected_version,
+                product_id=parsed_id, expected_version=expected_version, **serializer.validated_data
             )
         except ProductNotFound:
             raise _not_found(product_id) from None
@@ -138,3 +157,46 @@ def _if_match_version(raw: str | None) -> int | None:
 
 def _not_found(product_id: str) -> ApiError:
     return ApiError(status_code=404, code="NOT_FOUND", message=f"No inventory for product {product_id}.")
+
+
+class ProductOutputSerializer(serializers.Serializer):
+    """A product as anyone may see it: whether it is in stock, never the counters."""
+
+    product_id = serializers.IntegerField()
+    name = serializers.CharField()
+    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=True, allow_null=True)
+    currency = serializers.CharField()
+    available = serializers.BooleanField()
+
+
+class ProductsApi(APIView):
+    # The catalog is the shop window: open even where API_REQUIRE_AUTHENTICATION closes the rest.
+    permission_classes = [AllowAny]
+    pagination_class = keyed_pagination("products")
+
+    @extend_schema(
+        operation_id="products_list",
+        responses={200: ProductOutputSerializer(many=True), 400: error_schema_response("Invalid paging")},
+    )
+    def get(self, request):
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(catalog_list(), request, view=self)
+        return paginator.get_paginated_response(ProductOutputSerializer(page, many=True).data)
+
+
+class ProductDetailApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="products_get",
+        responses={
+            200: ProductOutputSerializer,
+            400: error_schema_response("Invalid id"),
+            404: error_schema_response("No such product"),
+        },
+    )
+    def get(self, request, product_id: str):
+        product = catalog_get(product_id=parse_int_id(product_id, name="product id"))
+        if product is None:
+            raise ApiError(status_code=404, code="NOT_FOUND", message=f"No product {product_id}.")
+        return Response(ProductOutputSerializer(product).data)

@@ -1,8 +1,27 @@
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
+
+DEFAULT_CURRENCY = "USD"
 
 
 class Inventory(models.Model):
+    """A product: its stock counters and its catalog entry (name, unit price)."""
+
     product_id = models.BigIntegerField(unique=True)
+    # Database defaults too: a process still on the previous release inserts rows without these columns.
+    name = models.CharField(max_length=200, blank=True, default="", db_default="")
+    # NULL until someone prices the product; the catalog shows it, but it has no price to charge yet.
+    unit_price = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(Decimal("0.01"))]
+    )
+    currency = models.CharField(
+        max_length=3,
+        default=DEFAULT_CURRENCY,
+        db_default=DEFAULT_CURRENCY,
+        validators=[RegexValidator(r"\A[A-Z]{3}\Z", "Three capital letters (ISO 4217), such as USD.")],
+    )
     available_qty = models.BigIntegerField(default=0)
     # Units held by orders in flight; released units go back to available, committed ones to sold.
     reserved_qty = models.BigIntegerField(default=0)
@@ -20,6 +39,10 @@ class Inventory(models.Model):
             models.CheckConstraint(condition=models.Q(available_qty__gte=0), name="inventory_available_qty_gte_0"),
             models.CheckConstraint(condition=models.Q(reserved_qty__gte=0), name="inventory_reserved_qty_gte_0"),
             models.CheckConstraint(condition=models.Q(sold_qty__gte=0), name="inventory_sold_qty_gte_0"),
+            models.CheckConstraint(
+                condition=models.Q(unit_price__isnull=True) | models.Q(unit_price__gt=0),
+                name="inventory_unit_price_gt_0",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -13,15 +13,16 @@ sold only changes when stock is received or corrected by hand.
 
 import dataclasses
 from collections.abc import Callable
+from decimal import Decimal
 from functools import partial
-from typing import Literal
+from typing import Literal, TypedDict, Unpack
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from apps.common.sql import sql_execute, sql_insert, sql_param, sql_rows, sql_savepoint
-from apps.inventory.models import Inventory, InventoryAction, InventoryLog, InventoryOutcome
+from apps.inventory.models import DEFAULT_CURRENCY, Inventory, InventoryAction, InventoryLog, InventoryOutcome
 
 DATABASE = "inventory"
 
@@ -46,30 +47,106 @@ class StockDecision:
     reason: str = ""
 
 
-def inventory_create(*, product_id: int, available_qty: int) -> Inventory:
-    """Add a product with its starting stock. Raises ProductExists."""
+def inventory_create(
+    *,
+    product_id: int,
+    available_qty: int,
+    name: str = "",
+    unit_price: Decimal | None = None,
+    currency: str = DEFAULT_CURRENCY,
+) -> Inventory:
+    """Add a product with its starting stock and catalog entry. Raises ProductExists."""
     try:
         with transaction.atomic(using=DATABASE, durable=True):
-            return Inventory.objects.create(product_id=product_id, available_qty=available_qty)
+            return Inventory.objects.create(
+                product_id=product_id, available_qty=available_qty, name=name, unit_price=unit_price, currency=currency
+            )
     except IntegrityError:
         raise ProductExists(product_id) from None
 
 
-def inventory_set_available(*, product_id: int, available_qty: int, expected_version: int | None = None) -> Inventory:
+class CatalogChanges(TypedDict, total=False):
+    """Catalog fields to set; a field left out keeps its value (a None price withdraws the price)."""
+
+    name: str
+    unit_price: Decimal | None
+    currency: str
+
+
+def inventory_set_available(
+    *, product_id: int, available_qty: int, expected_version: int | None = None, **catalog: Unpack[CatalogChanges]
+) -> Inventory:
     """Set a product's available stock, optionally only if its version is ``expected_version``.
 
-    Raises ProductNotFound, VersionConflict.
+    The catalog fields given are set in the same UPDATE, so stock and catalog
+    entry move together and share the version. Raises ProductNotFound,
+    VersionConflict.
     """
     with transaction.atomic(using=DATABASE, durable=True):
         rows = Inventory.objects.filter(product_id=product_id)
         if expected_version is not None:
             rows = rows.filter(version=expected_version)
-        updated = rows.update(available_qty=available_qty, version=F("version") + 1, updated_at=timezone.now())
+        updated = rows.update(
+            available_qty=available_qty, version=F("version") + 1, updated_at=timezone.now(), **catalog
+        )
         if not updated:
             if expected_version is not None and Inventory.objects.filter(product_id=product_id).exists():
                 raise VersionConflict(product_id)
             raise ProductNotFound(product_id)
         return Inventory.objects.get(product_id=product_id)
+
+
+@dataclasses.dataclass(frozen=True)
+class CatalogSeed:
+    product_id: int
+    available_qty: int
+    name: str
+    unit_price: Decimal
+    currency: str = DEFAULT_CURRENCY
+
+
+@dataclasses.dataclass(frozen=True)
+class CatalogSeedResult:
+    created: list[int]
+    completed: list[int]
+    unchanged: list[int]
+
+
+def inventory_seed_catalog(*, products: list[CatalogSeed]) -> CatalogSeedResult:
+    """Make sure each product exists, without undoing anything that happened to it since.
+
+    A missing product is created with its starting stock, name and price. An
+    existing one keeps its stock, whatever it is now (orders move it), and only
+    gets the name and the price it lacks (blank name, NULL price); a name or
+    price someone set is theirs. So running it again changes nothing.
+    """
+    created, completed, unchanged = [], [], []
+    with transaction.atomic(using=DATABASE, durable=True):
+        for product in products:
+            _, was_created = Inventory.objects.get_or_create(
+                product_id=product.product_id,
+                defaults={
+                    "available_qty": product.available_qty,
+                    "name": product.name,
+                    "unit_price": product.unit_price,
+                    "currency": product.currency,
+                },
+            )
+            if was_created:
+                created.append(product.product_id)
+                continue
+            rows = Inventory.objects.filter(product_id=product.product_id)
+            # Conditional UPDATEs, not read-then-write: a concurrent edit of the name or price wins.
+            # The version moves with every change a reader could see, so an ETag read before is stale.
+            named = rows.filter(name="").update(name=product.name, version=F("version") + 1, updated_at=timezone.now())
+            priced = rows.filter(unit_price__isnull=True).update(
+                unit_price=product.unit_price,
+                currency=product.currency,
+                version=F("version") + 1,
+                updated_at=timezone.now(),
+            )
+            (completed if named or priced else unchanged).append(product.product_id)
+    return CatalogSeedResult(created=created, completed=completed, unchanged=unchanged)
 
 
 def inventory_reserve(*, order_id: int, product_id: int, quantity: int) -> StockDecision:

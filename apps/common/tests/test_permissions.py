@@ -54,6 +54,18 @@ def test_login_required_leaves_probes_open(path):
     assert response.json()["status"] == "ok"
 
 
+@pytest.mark.parametrize("path", ["/products", "/products/1"])
+@pytest.mark.django_db(databases=ALL_DATABASES)
+@pytest.mark.usefixtures("login_required")
+def test_login_required_leaves_the_catalog_open(path):
+    apps.get_model("inventory", "Inventory").objects.create(product_id=1, available_qty=0)
+
+    response = APIClient().get(path)
+
+    assert response.status_code == 200
+    assert "available_qty" not in str(response.json())
+
+
 @pytest.mark.django_db(databases=ALL_DATABASES)
 @pytest.mark.usefixtures("login_required")
 def test_login_required_lets_a_logged_in_user_place_an_order(member_client):

@@ -12,6 +12,8 @@ API_PATHS = {
     "/orders/{order_id}/cancel": {"post"},
     "/inventory": {"post"},
     "/inventory/{product_id}": {"get", "put"},
+    "/products": {"get"},
+    "/products/{product_id}": {"get"},
     "/payments/{order_id}": {"get"},
     "/sagas": {"get"},
     "/sagas/{saga_id}": {"get"},
@@ -76,8 +78,8 @@ def test_schema_operation_ids_are_unique(schema):
     ("path", "method", "properties"),
     [
         ("/orders", "post", {"user_id", "product_id", "quantity", "total_amount"}),
-        ("/inventory", "post", {"product_id", "available_qty"}),
-        ("/inventory/{product_id}", "put", {"available_qty"}),
+        ("/inventory", "post", {"product_id", "available_qty", "name", "unit_price", "currency"}),
+        ("/inventory/{product_id}", "put", {"available_qty", "name", "unit_price", "currency"}),
     ],
 )
 def test_schema_documents_each_request_body(schema, path, method, properties):
@@ -111,8 +113,21 @@ def test_schema_documents_each_request_body(schema, path, method, properties):
             "/inventory/{product_id}",
             "get",
             "200",
-            {"product_id", "available_qty", "reserved_qty", "sold_qty", "version", "created_at", "updated_at"},
+            {
+                "product_id",
+                "available_qty",
+                "reserved_qty",
+                "sold_qty",
+                "version",
+                "created_at",
+                "updated_at",
+                "name",
+                "unit_price",
+                "currency",
+            },
         ),
+        ("/products", "get", "200", {"count", "next", "previous", "products"}),
+        ("/products/{product_id}", "get", "200", {"product_id", "name", "unit_price", "currency", "available"}),
         ("/orders/{order_id}", "get", "404", {"error", "code"}),
     ],
 )
@@ -151,3 +166,23 @@ def test_admin_index_lists_every_domain_model(admin_client):
         "/admin/payments/payment/",
     ):
         assert changelist.encode() in response.content
+
+
+def test_schema_documents_money_as_a_decimal_string(schema):
+    product = resolve(
+        schema,
+        schema["paths"]["/products/{product_id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"],
+    )
+    price_input = resolve(
+        schema, schema["paths"]["/inventory"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    )
+
+    assert product["properties"]["unit_price"]["type"] == "string"
+    assert product["properties"]["unit_price"]["nullable"] is True
+    assert price_input["properties"]["unit_price"]["pattern"].startswith("^")
+    assert set(resolve(schema, product)["required"]) >= {"product_id", "unit_price", "available"}
+
+
+def test_schema_lets_anyone_read_the_catalog(schema):
+    for path in ("/products", "/products/{product_id}"):
+        assert {} in schema["paths"][path]["get"]["security"]

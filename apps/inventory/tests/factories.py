@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 import factory
 
 from apps.inventory.models import Inventory, InventoryAction, InventoryLog, InventoryOutcome
@@ -8,6 +10,8 @@ class InventoryFactory(factory.django.DjangoModelFactory):
         model = Inventory
 
     product_id = factory.Sequence(lambda n: 2000 + n)
+    name = factory.Sequence(lambda n: f"Product {2000 + n}")
+    unit_price = Decimal("10.00")
     available_qty = 100
     reserved_qty = 0
 

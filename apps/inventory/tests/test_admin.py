@@ -1,4 +1,6 @@
-"""The inventory admin: stock edits carry the version the operator saw."""
+"""The inventory admin: stock and catalog edits carry the version the operator saw."""
+
+from decimal import Decimal
 
 import pytest
 
@@ -106,3 +108,64 @@ def test_negative_stock_is_refused_by_the_admin_form(admin_client):
 
     assert response.status_code == 200
     assert stock_of(inventory) == (10, 1)
+
+
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_change_the_catalog_entry_with_the_stock(admin_client):
+    inventory = InventoryFactory(available_qty=10, version=3, name="", unit_price=None)
+
+    response = admin_client.post(
+        change_url(inventory),
+        {
+            "name": "Lamp",
+            "unit_price": "12.30",
+            "currency": "EUR",
+            "available_qty": 10,
+            "seen_version": 3,
+            "_save": "Save",
+        },
+    )
+
+    assert response.status_code == 302
+    inventory.refresh_from_db()
+    assert (inventory.name, inventory.unit_price, inventory.currency, inventory.version) == (
+        "Lamp",
+        Decimal("12.30"),
+        "EUR",
+        4,
+    )
+
+
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_clearing_the_price_in_the_admin_withdraws_it(admin_client):
+    inventory = InventoryFactory(unit_price=Decimal("12.30"), version=1)
+
+    admin_client.post(change_url(inventory), {"unit_price": "", "available_qty": 5, "seen_version": 1, "_save": "Save"})
+
+    inventory.refresh_from_db()
+    assert (inventory.unit_price, inventory.currency) == (None, "USD")
+
+
+@pytest.mark.parametrize(("field", "value"), [("unit_price", "0"), ("unit_price", "-3"), ("currency", "usd")])
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_a_bad_price_or_currency_is_refused_by_the_admin_form(admin_client, field, value):
+    inventory = InventoryFactory(unit_price=Decimal("12.30"), available_qty=10, version=1)
+
+    response = admin_client.post(
+        change_url(inventory), {field: value, "available_qty": 10, "seen_version": 1, "_save": "Save"}
+    )
+
+    assert response.status_code == 200
+    assert field in response.context["adminform"].form.errors
+    inventory.refresh_from_db()
+    assert (inventory.unit_price, inventory.currency, inventory.version) == (Decimal("12.30"), "USD", 1)
+
+
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_inventory_search_by_name(admin_client):
+    lamp = InventoryFactory(name="Desk lamp")
+    InventoryFactory(name="Chair")
+
+    response = admin_client.get("/admin/inventory/inventory/", {"q": "lamp"})
+
+    assert [row.pk for row in response.context["cl"].result_list] == [lamp.pk]

@@ -1,7 +1,8 @@
-"""The inventory HTTP API: POST /inventory, GET and PUT /inventory/{product_id}."""
+"""The inventory HTTP API: POST /inventory, GET and PUT /inventory/{product_id}, GET /products[/{product_id}]."""
 
 import base64
 import json
+from decimal import Decimal
 
 import pytest
 from rest_framework.test import APIClient
@@ -264,3 +265,214 @@ def test_unsupported_inventory_methods_are_405(staff_client, method, path):
 
     assert_json_error(response, 405, "METHOD_NOT_ALLOWED")
     assert Inventory.objects.using("inventory").get(product_id=42).available_qty == 7
+
+
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_create_inventory_with_its_catalog_entry(staff_client):
+    response = staff_client.post(
+        "/inventory",
+        {"product_id": 42, "available_qty": 10, "name": "Lamp", "unit_price": "12.30", "currency": "EUR"},
+        format="json",
+    )
+
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["name"], body["unit_price"], body["currency"]) == ("Lamp", "12.30", "EUR")
+    stored = Inventory.objects.using("inventory").get(product_id=42)
+    assert (stored.name, stored.unit_price, stored.currency) == ("Lamp", Decimal("12.30"), "EUR")
+
+
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_create_inventory_as_the_seed_does_answers_its_old_fields_and_no_price(staff_client):
+    response = staff_client.post("/inventory", {"product_id": 42, "available_qty": 10}, format="json")
+
+    assert response.status_code == 201
+    body = response.json()
+    assert {"product_id", "available_qty", "reserved_qty", "sold_qty", "version", "created_at", "updated_at"} <= set(
+        body
+    )
+    assert (body["name"], body["unit_price"], body["currency"]) == ("", None, "USD")
+
+
+@pytest.mark.parametrize(("sent", "stored"), [(24.5, "24.50"), ("24.5", "24.50"), ("0.01", "0.01"), (7, "7.00")])
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_a_price_may_be_a_decimal_string_or_a_number(staff_client, sent, stored):
+    response = staff_client.post(
+        "/inventory", {"product_id": 42, "available_qty": 1, "unit_price": sent}, format="json"
+    )
+
+    assert response.status_code == 201
+    assert response.json()["unit_price"] == stored
+    assert Inventory.objects.using("inventory").get(product_id=42).unit_price == Decimal(stored)
+
+
+@pytest.mark.parametrize(
+    "catalog_fields",
+    [
+        pytest.param('"unit_price": 0', id="price-zero"),
+        pytest.param('"unit_price": "-1.00"', id="price-negative"),
+        pytest.param('"unit_price": "1.999"', id="price-three-decimals"),
+        pytest.param('"unit_price": "12345678901.00"', id="price-too-large"),
+        pytest.param('"unit_price": "ten"', id="price-text"),
+        pytest.param('"unit_price": NaN', id="price-nan"),
+        pytest.param('"unit_price": null', id="price-null"),
+        pytest.param('"currency": "usd"', id="currency-lowercase"),
+        pytest.param('"currency": "DOLLAR"', id="currency-long"),
+        pytest.param('"currency": "USD\\n"', id="currency-trailing-newline"),
+        pytest.param('"name": "' + "x" * 201 + '"', id="name-too-long"),
+        pytest.param('"name": 5', id="name-number"),
+    ],
+)
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_create_inventory_rejects_a_bad_catalog_entry_with_json_400(staff_client, catalog_fields):
+    raw_body = '{"product_id": 42, "available_qty": 10, ' + catalog_fields + "}"
+
+    response = staff_client.generic("POST", "/inventory", raw_body, content_type="application/json")
+
+    body = assert_json_error(response, 400, "INVALID_REQUEST")
+    assert set(body.get("fields", {})) <= {"unit_price", "currency", "name"}
+    assert not Inventory.objects.using("inventory").exists()
+
+
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_put_inventory_sets_the_price_and_keeps_what_it_does_not_name(staff_client):
+    InventoryFactory(product_id=42, name="Lamp", unit_price=Decimal("12.30"), currency="EUR", version=3)
+
+    response = staff_client.put(
+        "/inventory/42", {"available_qty": 4, "unit_price": 11}, format="json", HTTP_IF_MATCH='"3"'
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["available_qty"], body["name"], body["unit_price"], body["currency"]) == (4, "Lamp", "11.00", "EUR")
+    assert response["ETag"] == '"4"'
+
+
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_put_inventory_rejects_a_bad_price_and_changes_nothing(staff_client):
+    InventoryFactory(product_id=42, unit_price=Decimal("12.30"), available_qty=7)
+
+    response = staff_client.put("/inventory/42", {"available_qty": 1, "unit_price": "-5"}, format="json")
+
+    assert_json_error(response, 400, "INVALID_REQUEST")
+    stored = Inventory.objects.using("inventory").get(product_id=42)
+    assert (stored.available_qty, stored.unit_price) == (7, Decimal("12.30"))
+
+
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_get_inventory_shows_the_catalog_entry(client):
+    InventoryFactory(product_id=42, name="Lamp", unit_price=Decimal("12.30"))
+
+    body = client.get("/inventory/42").json()
+
+    assert (body["name"], body["unit_price"], body["currency"]) == ("Lamp", "12.30", "USD")
+
+
+PRODUCT_FIELDS = {"product_id", "name", "unit_price", "currency", "available"}
+
+
+@pytest.fixture
+def login_required(settings):
+    settings.API_REQUIRE_AUTHENTICATION = True
+
+
+@pytest.mark.django_db(databases=INVENTORY_DB)
+def test_products_list_the_catalog_without_stock_counts(client):
+    InventoryFactory(product_id=2, name="Gadget", unit_price=None, available_qty=0, reserved_qty=5)
+    InventoryFactory(product_id=1, name="Widget", unit_price=Decimal("99.99"), available_qty=3)
+
+    response = client.get("/products")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["count"], body["next"], body["previous"]) == (2, None, None)
+    assert body["products"] == [
+        {"product_id": 1, "name": "Widget", "unit_price": "99.99", "currency": "USD", "available": True},
+        {"product_id": 2, "name": "Gadget", "unit_price": None, "currency": "USD", "available": False},
+    ]
+
+
+@pytest.mark.django_db(databases=INVENTORY_DB)
+def test_products_are_paged(client):
+    for product_id in (1, 2, 3):
+        InventoryFactory(product_id=product_id)
+
+    body = client.get("/products", {"limit": 2, "offset": 1}).json()
+
+    assert [product["product_id"] for product in body["products"]] == [2, 3]
+    assert body["count"] == 3
+    assert body["next"] is None
+    assert body["previous"] == "http://testserver/products?limit=2"
+
+
+@pytest.mark.parametrize("query", [{"limit": "0"}, {"limit": "abc"}, {"offset": "-1"}])
+@pytest.mark.django_db(databases=INVENTORY_DB)
+def test_products_with_bad_paging_are_400(client, query):
+    response = client.get("/products", query)
+
+    assert_json_error(response, 400, "INVALID_REQUEST")
+
+
+@pytest.mark.django_db(databases=INVENTORY_DB)
+def test_one_product(client):
+    InventoryFactory(product_id=42, name="Lamp", unit_price=Decimal("12.30"), available_qty=1)
+
+    response = client.get("/products/42")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "product_id": 42,
+        "name": "Lamp",
+        "unit_price": "12.30",
+        "currency": "USD",
+        "available": True,
+    }
+
+
+@pytest.mark.django_db(databases=INVENTORY_DB)
+def test_unknown_product_is_404(client):
+    InventoryFactory(product_id=42)
+
+    assert_json_error(client.get("/products/43"), 404, "NOT_FOUND")
+
+
+@pytest.mark.parametrize("raw_id", ["abc", "0", "-1", str(2**63)])
+@pytest.mark.django_db(databases=INVENTORY_DB)
+def test_product_with_invalid_id_is_400(client, raw_id):
+    assert_json_error(client.get(f"/products/{raw_id}"), 400, "INVALID_ID")
+
+
+@pytest.mark.parametrize("path", ["/products", "/products/42"])
+@pytest.mark.django_db(databases=INVENTORY_DB)
+@pytest.mark.usefixtures("login_required")
+def test_the_catalog_is_open_to_anonymous_clients_when_login_is_required(client, path):
+    InventoryFactory(product_id=42, available_qty=1)
+
+    response = client.get(path)
+
+    assert response.status_code == 200
+    body = response.json()
+    product = body["products"][0] if path == "/products" else body
+    assert set(product) == PRODUCT_FIELDS
+
+
+@pytest.mark.django_db(databases=INVENTORY_DB)
+@pytest.mark.usefixtures("login_required")
+def test_stock_counts_stay_closed_to_anonymous_clients_when_login_is_required(client):
+    InventoryFactory(product_id=42, available_qty=1)
+
+    response = client.get("/inventory/42")
+
+    assert response.status_code in (401, 403)
+    assert_json_error(response, response.status_code)
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_the_catalog_is_read_only(staff_client, method):
+    InventoryFactory(product_id=42, name="Lamp", available_qty=1)
+
+    response = getattr(staff_client, method)("/products/42", {"name": "Changed"}, format="json")
+
+    assert_json_error(response, 405, "METHOD_NOT_ALLOWED")
+    assert Inventory.objects.using("inventory").get(product_id=42).name == "Lamp"
