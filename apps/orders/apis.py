@@ -11,7 +11,7 @@ from apps.common.errors import ApiError, error_schema_response
 from apps.common.ids import MAX_ID, parse_int_id, parse_uuid_id
 from apps.common.pagination import keyed_pagination
 from apps.common.permissions import IsStaff
-from apps.common.serializers import FlatInputSerializer
+from apps.common.serializers import FlatInputSerializer, StrictCharField
 from apps.orders.models import SagaStatus, SagaType
 from apps.orders.selectors import order_get, order_list, saga_get, saga_history, saga_list
 from apps.orders.services.cancellation import OrderNotCancellable, OrderNotFound, order_cancel
@@ -201,7 +201,7 @@ class OrderDetailApi(APIView):
 class OrderCancelApi(APIView):
     @extend_schema_serializer(component_name="OrderCancel")
     class InputSerializer(FlatInputSerializer):
-        reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+        reason = StrictCharField(max_length=255, required=False, allow_blank=True, default="")
 
     @extend_schema_serializer(component_name="OrderCancelling")
     class OutputSerializer(serializers.Serializer):
