@@ -119,7 +119,7 @@ rabbit_start() {
   mkdir -p "$dir/log" "$dir/mnesia"
   log "starting RabbitMQ node $(rabbit_node "$n") on 127.0.0.1:$(amqp_port "$n")"
   # One scheduler per core at most and no busy-waiting: three nodes share two cores with the app.
-  env $(rabbit_env "$n") RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="+S 2:2 +sbwt none +sbwtdcpu none +sbwtdio none" \
+  env $(rabbit_env "$n") RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="+S 1:1 +sbwt none +sbwtdcpu none +sbwtdio none" \
     setsid "$RABBIT_BIN/rabbitmq-server" >"$dir/log/startup.log" 2>&1 </dev/null &
   rabbitmqctl_n "$n" wait --timeout 120 "$(rabbit_pidfile "$n")" >/dev/null 2>&1 \
     || { tail -30 "$dir/log/startup.log" >&2; die "RabbitMQ node $n did not start"; }
