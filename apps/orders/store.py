@@ -58,8 +58,7 @@ def store_lock_saga(*, saga_id: uuid.UUID) -> tuple[SagaState, Order] | None:
 
 def store_latest_saga_id(*, order_id: int) -> uuid.UUID | None:
     """The id of the order's most recent saga (no lock)."""
-    saga = SagaState.objects.filter(order_id=order_id).order_by("-id").values_list("saga_id", flat=True).first()
-    return saga
+    return SagaState.objects.filter(order_id=order_id).order_by("-id").values_list("saga_id", flat=True).first()
 
 
 def store_create_order(*, values: dict) -> Order:

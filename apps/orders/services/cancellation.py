@@ -111,11 +111,13 @@ def _start_cancellation(*, saga, order, reason: str, actor: str, trace_id: str, 
     machine = MACHINES[SagaType.CANCELLATION]
     try:
         with transaction.atomic(using=DATABASE):
-            record = StepContext(
-                saga, order, CANCEL_REQUESTED, now, reason=reason or "cancelled by the customer", actor=actor
-            )
             cancellation = saga_start(
-                machine=machine, order=order, trace_id=trace_id or saga.trace_id, now=now, record=record
+                machine=machine,
+                order=order,
+                trace_id=trace_id or saga.trace_id,
+                now=now,
+                start_reason=reason or "cancelled by the customer",
+                actor=actor,
             )
     except IntegrityError:
         # The order has another active saga: a twin got here first.

@@ -51,11 +51,17 @@ class StepContext:
 
 
 def saga_start(
-    *, machine: SagaMachine, order: Order, trace_id: str, now: datetime, record: StepContext | None = None
+    *,
+    machine: SagaMachine,
+    order: Order,
+    trace_id: str,
+    now: datetime,
+    start_reason: str | None = None,
+    actor: str = "",
 ) -> SagaState:
     """Create a saga of ``machine``'s type for ``order`` and send its first command; the caller holds the transaction.
 
-    The start is not written to the history unless ``record`` asks (a start with
+    The start is written to the history only with a ``start_reason`` (a start with
     a reason or an actor worth keeping): the saga row itself says when it started.
     Raises IntegrityError when the order already has an active saga.
     """
@@ -72,9 +78,9 @@ def saga_start(
         }
     )
     saga_send(saga, order, start.commands)
-    if record is not None:
-        record.saga = saga
-        saga_record(record, from_status="", from_step="")
+    if start_reason is not None:
+        entry = StepContext(saga, order, machine.definition.start_event, now, reason=start_reason, actor=actor)
+        saga_record(entry, from_status="", from_step="")
     log.info("saga.started", saga_id=str(saga.saga_id), order_id=order.pk, saga_type=machine.saga_type)
     return saga
 
