@@ -52,6 +52,10 @@ class Order(models.Model):
     class Meta:
         db_table = "orders"
         ordering = ["-id"]
+        permissions = [
+            ("place_on_behalf", "Can place an order for any customer"),
+            ("override_price", "Can set an order's total instead of the catalog's"),
+        ]
 
     def __str__(self) -> str:
         return f"order {self.pk} ({self.status})"
@@ -89,6 +93,7 @@ class SagaState(models.Model):
     class Meta:
         db_table = "saga_states"
         ordering = ["-id"]
+        permissions = [("operate_saga", "Can retry, force-compensate and resolve sagas")]
         indexes = [
             models.Index(fields=["status", "updated_at"], name="saga_status_updated_idx"),
             models.Index(fields=["status", "deadline_at"], name="saga_status_deadline_idx"),
