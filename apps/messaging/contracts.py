@@ -29,6 +29,8 @@ MAX_ID = 2**63 - 1
 MAX_QUANTITY = 2**31 - 1
 MAX_AMOUNT = Decimal(10) ** 10
 CENT = Decimal("0.01")
+# Distinct products in one order (the API's limit).
+MAX_LINES = 50
 
 
 def _uuid(body: dict, name: str) -> uuid.UUID:
@@ -88,6 +90,10 @@ def _fail(name: str):
     raise MalformedMessage(f"field {name!r} is missing or has the wrong type")
 
 
+# Left out of a body when empty or false, so a message the seed knows keeps the seed's shape.
+_OMITTED_WHEN_EMPTY = ("reason", "currency", "price_override")
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Contract:
     exchange: ClassVar[str]
@@ -103,9 +109,9 @@ class Contract:
             if isinstance(value, uuid.UUID):
                 value = str(value)
             elif isinstance(value, Decimal):
-                # The seed's services read amount as a JSON number.
-                value = float(value)
-            if field.name == "reason" and not value:
+                # The seed's services read amount as a JSON number; a total we add is a decimal string.
+                value = float(value) if field.name == "amount" else str(value)
+            if value is None or (field.name in _OMITTED_WHEN_EMPTY and not value):
                 continue
             body[field.name] = value
         return body
@@ -122,26 +128,94 @@ class Contract:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class _StockMessage(Contract):
-    # A command moves at least one unit; a result may report zero (nothing to release).
-    min_quantity: ClassVar[int] = 1
+class StockLine:
+    """One product of an order and its units; a reservation's answer adds the catalog's unit price."""
 
     product_id: int
     quantity: int
+    unit_price: Decimal | None = None
+
+    def to_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"product_id": self.product_id, "quantity": self.quantity}
+        if self.unit_price is not None:
+            # A string: a price is summed and compared to the cent, which a float cannot promise.
+            body["unit_price"] = str(self.unit_price)
+        return body
+
+
+def _lines(body: dict, *, min_quantity: int, min_lines: int) -> tuple[StockLine, ...]:
+    """The body's ``lines``, or its single ``product_id`` and ``quantity`` (the seed's one-product shape)."""
+    raw = body.get("lines")
+    if raw is None and "product_id" in body:
+        raw = [{"product_id": body.get("product_id"), "quantity": body.get("quantity")}]
+    if not isinstance(raw, list) or not min_lines <= len(raw) <= MAX_LINES:
+        _fail("lines")
+    lines = []
+    for item in raw:
+        if not isinstance(item, dict):
+            _fail("lines")
+        unit_price = None if item.get("unit_price") is None else _decimal(item, "unit_price")
+        lines.append(
+            StockLine(
+                product_id=_int(item, "product_id"),
+                quantity=_int(item, "quantity", minimum=min_quantity, maximum=MAX_QUANTITY),
+                unit_price=unit_price,
+            )
+        )
+    if len({line.product_id for line in lines}) != len(lines):
+        raise MalformedMessage("field 'lines' names a product twice")
+    return tuple(lines)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _StockMessage(Contract):
+    """Stock of one order, line by line: 1 to MAX_LINES distinct products.
+
+    A one-line message also carries the seed's top-level ``product_id`` and
+    ``quantity``, so a consumer of the version before lines still reads it.
+    """
+
+    # A command moves at least one unit of at least one product; a result may report none (nothing to release).
+    min_quantity: ClassVar[int] = 1
+    min_lines: ClassVar[int] = 1
+
+    lines: tuple[StockLine, ...]
+
+    def to_body(self) -> dict[str, Any]:
+        body = super().to_body()
+        body["lines"] = [line.to_body() for line in self.lines]
+        if len(self.lines) == 1:
+            body["product_id"], body["quantity"] = self.lines[0].product_id, self.lines[0].quantity
+        return body
 
     @classmethod
     def _parse(cls, body: dict) -> dict[str, Any]:
-        return {
-            **super()._parse(body),
-            "product_id": _int(body, "product_id"),
-            "quantity": _int(body, "quantity", minimum=cls.min_quantity, maximum=MAX_QUANTITY),
-        }
+        return {**super()._parse(body), "lines": _lines(body, min_quantity=cls.min_quantity, min_lines=cls.min_lines)}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ReserveInventory(_StockMessage):
+    """Reserve every line or none, at the catalog's prices.
+
+    ``expected_total`` is the total the customer agreed to: a catalog total
+    that differs refuses the reservation. ``price_override`` says that staff
+    set the order's total, so unpriced products may be reserved too.
+    """
+
     exchange = COMMANDS_EXCHANGE
     routing_key = "inventory.reserve"
+
+    expected_total: Decimal | None = None
+    price_override: bool = False
+
+    @classmethod
+    def _parse(cls, body: dict) -> dict[str, Any]:
+        parsed = super()._parse(body)
+        if body.get("expected_total") is not None:
+            parsed["expected_total"] = _decimal(body, "expected_total")
+        if "price_override" in body:
+            parsed["price_override"] = _bool(body, "price_override")
+        return parsed
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -168,7 +242,10 @@ class RestockInventory(_StockMessage):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class _StockResult(_StockMessage):
+    """What was moved, line by line (no line when nothing was), whether, and why not."""
+
     min_quantity = 0
+    min_lines = 0
 
     success: bool
     reason: str = ""
@@ -180,8 +257,21 @@ class _StockResult(_StockMessage):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class InventoryReserved(_StockResult):
+    """A reservation's answer; when it succeeded, each line carries its unit price and ``currency`` is set."""
+
     exchange = EVENTS_EXCHANGE
     routing_key = "inventory.reserved"
+
+    currency: str = ""
+
+    @classmethod
+    def _parse(cls, body: dict) -> dict[str, Any]:
+        parsed = super()._parse(body)
+        currency = body.get("currency", "")
+        if not isinstance(currency, str) or not (currency == "" or (len(currency) == 3 and currency.isalpha())):
+            _fail("currency")
+        parsed["currency"] = currency
+        return parsed
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -208,10 +298,15 @@ class ProcessPayment(Contract):
     routing_key = "payment.process"
 
     amount: Decimal
+    # The customer the order belongs to, so the payment can be shown to them alone (absent before customers).
+    user_id: int | None = None
 
     @classmethod
     def _parse(cls, body: dict) -> dict[str, Any]:
-        return {**super()._parse(body), "amount": _decimal(body, "amount")}
+        parsed = {**super()._parse(body), "amount": _decimal(body, "amount")}
+        if body.get("user_id") is not None:
+            parsed["user_id"] = _int(body, "user_id")
+        return parsed
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

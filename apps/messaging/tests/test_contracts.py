@@ -8,6 +8,7 @@ import pytest
 
 from apps.messaging.contracts import (
     CONTRACTS,
+    MAX_LINES,
     CommitInventory,
     InventoryCommitted,
     InventoryReleased,
@@ -19,22 +20,27 @@ from apps.messaging.contracts import (
     RefundPayment,
     ReleaseInventory,
     ReserveInventory,
+    StockLine,
 )
 
 SAGA_ID = uuid.UUID("8d3c9a52-5b0e-4c4f-9a55-0a3b7f1d2e11")
+ONE = (StockLine(product_id=1001, quantity=2),)
+PRICED = (StockLine(product_id=1001, quantity=2, unit_price=Decimal("99.99")),)
+TWO = (StockLine(product_id=1001, quantity=2), StockLine(product_id=1002, quantity=1))
 EXAMPLES = [
-    ReserveInventory(saga_id=SAGA_ID, order_id=7, product_id=1001, quantity=2),
-    ReleaseInventory(saga_id=SAGA_ID, order_id=7, product_id=1001, quantity=2),
-    InventoryReserved(saga_id=SAGA_ID, order_id=7, product_id=1001, quantity=2, success=True),
-    InventoryReserved(
-        saga_id=SAGA_ID, order_id=7, product_id=1001, quantity=2, success=False, reason="insufficient stock"
-    ),
-    InventoryReleased(saga_id=SAGA_ID, order_id=7, product_id=1001, quantity=0, success=True),
+    ReserveInventory(saga_id=SAGA_ID, order_id=7, lines=ONE),
+    ReleaseInventory(saga_id=SAGA_ID, order_id=7, lines=ONE),
+    InventoryReserved(saga_id=SAGA_ID, order_id=7, lines=PRICED, success=True, currency="USD"),
+    InventoryReserved(saga_id=SAGA_ID, order_id=7, lines=ONE, success=False, reason="insufficient stock"),
+    InventoryReleased(saga_id=SAGA_ID, order_id=7, lines=(), success=True),
     ProcessPayment(saga_id=SAGA_ID, order_id=7, amount=Decimal("199.98")),
     PaymentProcessed(saga_id=SAGA_ID, order_id=7, transaction_id="txn_1", success=True),
     PaymentProcessed(saga_id=SAGA_ID, order_id=7, transaction_id="txn_2", success=False, reason="payment declined"),
-    CommitInventory(saga_id=SAGA_ID, order_id=7, product_id=1001, quantity=2),
-    InventoryCommitted(saga_id=SAGA_ID, order_id=7, product_id=1001, quantity=2, success=True),
+    CommitInventory(saga_id=SAGA_ID, order_id=7, lines=TWO),
+    InventoryCommitted(saga_id=SAGA_ID, order_id=7, lines=TWO, success=True),
+    ReserveInventory(saga_id=SAGA_ID, order_id=7, lines=TWO, expected_total=Decimal("224.48")),
+    ReserveInventory(saga_id=SAGA_ID, order_id=7, lines=ONE, price_override=True),
+    ProcessPayment(saga_id=SAGA_ID, order_id=7, amount=Decimal("5.00"), user_id=42),
     RefundPayment(saga_id=SAGA_ID, order_id=7, amount=Decimal("199.98")),
     PaymentRefunded(saga_id=SAGA_ID, order_id=7, transaction_id="rfd_1", success=True),
     PaymentRefunded(saga_id=SAGA_ID, order_id=7, transaction_id="", success=True, reason="nothing was charged"),
@@ -52,12 +58,25 @@ def test_bodies_use_the_seed_field_names():
     assert EXAMPLES[0].to_body() == {
         "saga_id": str(SAGA_ID),
         "order_id": 7,
+        "lines": [{"product_id": 1001, "quantity": 2}],
         "product_id": 1001,
         "quantity": 2,
     }
+    assert EXAMPLES[2].to_body()["lines"] == [{"product_id": 1001, "quantity": 2, "unit_price": "99.99"}]
     assert EXAMPLES[3].to_body()["reason"] == "insufficient stock"
     assert "reason" not in EXAMPLES[2].to_body()
     assert EXAMPLES[5].to_body()["amount"] == 199.98
+
+
+def test_the_seed_single_product_body_reads_as_one_line():
+    body = {"saga_id": str(SAGA_ID), "order_id": 7, "product_id": 1001, "quantity": 2}
+    assert ReserveInventory.from_body(body) == EXAMPLES[0]
+
+
+def test_many_lines_carry_no_top_level_product():
+    body = EXAMPLES[8].to_body()
+    assert "product_id" not in body
+    assert body["lines"] == [{"product_id": 1001, "quantity": 2}, {"product_id": 1002, "quantity": 1}]
 
 
 def test_unknown_fields_are_ignored():
@@ -76,7 +95,40 @@ def test_unknown_fields_are_ignored():
         (ReserveInventory, {"saga_id": str(SAGA_ID), "order_id": True, "product_id": 1, "quantity": 1}),
         (ReserveInventory, {"saga_id": str(SAGA_ID), "order_id": 7, "product_id": 1, "quantity": 0}),
         (ReserveInventory, {"saga_id": str(SAGA_ID), "order_id": 7, "product_id": 1, "quantity": 1.5}),
+        (ReserveInventory, {"saga_id": str(SAGA_ID), "order_id": 7, "lines": []}),
+        (ReserveInventory, {"saga_id": str(SAGA_ID), "order_id": 7, "lines": "1001x2"}),
+        (ReserveInventory, {"saga_id": str(SAGA_ID), "order_id": 7, "lines": [[1001, 2]]}),
+        (
+            ReserveInventory,
+            {"saga_id": str(SAGA_ID), "order_id": 7, "lines": [{"product_id": 1, "quantity": 1}] * 2},
+        ),
+        (
+            ReserveInventory,
+            {
+                "saga_id": str(SAGA_ID),
+                "order_id": 7,
+                "lines": [{"product_id": n, "quantity": 1} for n in range(1, MAX_LINES + 2)],
+            },
+        ),
+        (
+            ReserveInventory,
+            {"saga_id": str(SAGA_ID), "order_id": 7, "product_id": 1, "quantity": 1, "price_override": "yes"},
+        ),
+        (
+            InventoryReserved,
+            {"saga_id": str(SAGA_ID), "order_id": 7, "lines": [], "success": True, "currency": "dollars"},
+        ),
+        (
+            InventoryReserved,
+            {
+                "saga_id": str(SAGA_ID),
+                "order_id": 7,
+                "lines": [{"product_id": 1, "quantity": 1, "unit_price": "free"}],
+                "success": True,
+            },
+        ),
         (ProcessPayment, {"saga_id": str(SAGA_ID), "order_id": 7, "amount": -1}),
+        (ProcessPayment, {"saga_id": str(SAGA_ID), "order_id": 7, "amount": 1, "user_id": "alice"}),
         (ProcessPayment, {"saga_id": str(SAGA_ID), "order_id": 7, "amount": "NaN"}),
         (ProcessPayment, {"saga_id": str(SAGA_ID), "order_id": 7, "amount": "lots"}),
         (InventoryReserved, {"saga_id": str(SAGA_ID), "order_id": 7, "product_id": 1, "quantity": 1}),
@@ -132,5 +184,5 @@ def test_values_no_database_column_can_hold_are_refused(contract, changes):
 
 def test_the_largest_values_the_columns_hold_are_accepted():
     body = {"saga_id": str(SAGA_ID), "order_id": 2**63 - 1, "product_id": 2**63 - 1, "quantity": 2**31 - 1}
-    assert ReserveInventory.from_body(body).quantity == 2**31 - 1
+    assert ReserveInventory.from_body(body).lines[0].quantity == 2**31 - 1
     assert ProcessPayment.from_body({**body, "amount": "9999999999.99"}).amount == Decimal("9999999999.99")

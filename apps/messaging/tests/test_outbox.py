@@ -6,7 +6,7 @@ import pytest
 from django.db import connections, transaction
 from prometheus_client import REGISTRY
 
-from apps.messaging.contracts import ReserveInventory
+from apps.messaging.contracts import ReserveInventory, StockLine
 from apps.messaging.models import OutboxMessage
 from apps.messaging.outbox import OutboxOutsideTransaction, outbox_batched, outbox_enqueue
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db(databases=["orders"], transaction=True)
 
 
 def reserve(order_id: int) -> ReserveInventory:
-    return ReserveInventory(saga_id=uuid.uuid4(), order_id=order_id, product_id=5, quantity=1)
+    return ReserveInventory(saga_id=uuid.uuid4(), order_id=order_id, lines=(StockLine(product_id=5, quantity=1),))
 
 
 def outbox():
