@@ -63,10 +63,11 @@ class InventoryOutcome(models.TextChoices):
 
 
 class InventoryLog(models.Model):
-    """One decision per (order, action); the unique pair makes reserve and release idempotent.
+    """One decision per (order, action), one row per line of the order; the unique triple makes them idempotent.
 
     A REJECTED reserve is recorded too, so a re-sent command gets the same answer
-    instead of reserving stock for a saga that has already failed.
+    instead of reserving stock for a saga that has already failed. A reserve
+    records the unit price it was made at, so a repeat answers the same price.
     """
 
     order_id = models.BigIntegerField()
@@ -74,6 +75,8 @@ class InventoryLog(models.Model):
     action = models.CharField(max_length=8, choices=InventoryAction.choices)
     outcome = models.CharField(max_length=8, choices=InventoryOutcome.choices, default=InventoryOutcome.APPLIED)
     quantity = models.PositiveIntegerField()
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True, default="", db_default="")
     reason = models.CharField(max_length=255, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -81,7 +84,9 @@ class InventoryLog(models.Model):
         db_table = "inventory_logs"
         ordering = ["-id"]
         constraints = [
-            models.UniqueConstraint(fields=["order_id", "action"], name="inventory_log_order_action_uniq"),
+            models.UniqueConstraint(
+                fields=["order_id", "action", "product_id"], name="inventory_log_order_action_product_uniq"
+            ),
         ]
         indexes = [models.Index(fields=["product_id"], name="inventory_log_product_idx")]
 

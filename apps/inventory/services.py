@@ -12,7 +12,7 @@ sold only changes when stock is received or corrected by hand.
 """
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from functools import partial
 from typing import Literal, TypedDict, Unpack
@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from apps.common.sql import sql_execute, sql_insert, sql_param, sql_rows, sql_savepoint
+from apps.common.sql import sql_execute, sql_in, sql_insert, sql_param, sql_rows, sql_savepoint
 from apps.inventory.models import DEFAULT_CURRENCY, Inventory, InventoryAction, InventoryLog, InventoryOutcome
 
 DATABASE = "inventory"
@@ -39,12 +39,27 @@ class VersionConflict(Exception):
     """The row changed since the caller read it (its version moved on)."""
 
 
+CENT = Decimal("0.01")
+
+
 @dataclasses.dataclass(frozen=True)
-class StockDecision:
-    success: bool
+class StockLine:
+    """Units of one product; a reservation adds the catalog's unit price."""
+
     product_id: int
     quantity: int
+    unit_price: Decimal | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class StockDecision:
+    """What an order's command did, line by line (the units moved, or asked for when refused), and why not."""
+
+    success: bool
+    lines: tuple[StockLine, ...]
     reason: str = ""
+    # A reservation's currency; empty otherwise.
+    currency: str = ""
 
 
 def inventory_create(
@@ -149,8 +164,16 @@ def inventory_seed_catalog(*, products: list[CatalogSeed]) -> CatalogSeedResult:
     return CatalogSeedResult(created=created, completed=completed, unchanged=unchanged)
 
 
-def inventory_reserve(*, order_id: int, product_id: int, quantity: int) -> StockDecision:
-    """Reserve stock for an order, once; runs in the inventory consumer's transaction.
+def inventory_reserve(
+    *, order_id: int, lines: Sequence[StockLine], expected_total: Decimal | None = None, price_override: bool = False
+) -> StockDecision:
+    """Reserve every line of an order or none, once, at the catalog's prices; runs in the consumer's transaction.
+
+    Rows are taken in product order, so two orders over the same products wait
+    for each other instead of deadlocking. Refused, with nothing moved, when a
+    line is short or unknown, when a product has no price (unless staff set the
+    total: ``price_override``), when the lines are priced in different
+    currencies, or when the catalog total differs from ``expected_total``.
 
     A repeated command (redelivery, recovery re-send) gets the first decision
     back. A reservation after the order's release is refused, so a late command
@@ -159,95 +182,144 @@ def inventory_reserve(*, order_id: int, product_id: int, quantity: int) -> Stock
     return _decide_once(
         order_id=order_id,
         action=InventoryAction.RESERVE,
-        decide=partial(_reserve, order_id=order_id, product_id=product_id, quantity=quantity),
+        decide=partial(
+            _reserve,
+            order_id=order_id,
+            lines=_in_product_order(lines),
+            expected_total=expected_total,
+            price_override=price_override,
+        ),
     )
 
 
-def _reserve(*, order_id: int, product_id: int, quantity: int) -> StockDecision:
-    if not _move(product_id=product_id, quantity=quantity, source="available_qty", target="reserved_qty"):
-        exists = sql_rows(using=DATABASE, sql="SELECT 1 FROM inventories WHERE product_id = %s", params=[product_id])
-        return StockDecision(False, product_id, quantity, "insufficient stock" if exists else "product not found")
-    # The row lock is ours now: a release of this order has either committed or not started.
-    if _logged(order_id=order_id, action=InventoryAction.RELEASE):
-        _give_back(product_id=product_id, quantity=quantity)
-        return StockDecision(False, product_id, quantity, "order already released")
-    return StockDecision(True, product_id, quantity)
+def _reserve(
+    *, order_id: int, lines: tuple[StockLine, ...], expected_total: Decimal | None, price_override: bool
+) -> StockDecision:
+    short = _move_all(lines=lines, source="available_qty", target="reserved_qty")
+    if short is not None:
+        exists = sql_rows(using=DATABASE, sql="SELECT 1 FROM inventories WHERE product_id = %s", params=[short])
+        reason = "insufficient stock" if exists else "product not found"
+        return StockDecision(False, lines, reason if len(lines) == 1 else f"{reason}: product {short}")
+    # The row locks are ours now: a release of this order has either committed or not started.
+    refusal = "order already released" if _logged(order_id=order_id, action=InventoryAction.RELEASE) else ""
+    priced, currency = _priced(lines)
+    if not refusal:
+        refusal = _price_refusal(priced, currency, expected_total=expected_total, price_override=price_override)
+    if refusal:
+        _move_all(lines=lines, source="reserved_qty", target="available_qty")
+        return StockDecision(False, lines, refusal)
+    return StockDecision(True, priced, currency=currency)
 
 
-def inventory_release(*, order_id: int, product_id: int) -> StockDecision:
+def _priced(lines: tuple[StockLine, ...]) -> tuple[tuple[StockLine, ...], str]:
+    """The lines with their catalog prices, and the currency (the first line's: a mix is refused)."""
+    ids = [line.product_id for line in lines]
+    rows = sql_rows(
+        using=DATABASE,
+        sql=f"SELECT product_id, unit_price, currency FROM inventories WHERE product_id IN {sql_in(ids)}",  # noqa: S608
+        params=ids,
+    )
+    prices = {product_id: (_money(price), currency) for product_id, price, currency in rows}
+    priced = tuple(dataclasses.replace(line, unit_price=prices[line.product_id][0]) for line in lines)
+    currencies = {prices[line.product_id][1] for line in lines if prices[line.product_id][0] is not None}
+    return priced, (sorted(currencies)[0] if len(currencies) == 1 else "" if not currencies else "MIXED")
+
+
+def _price_refusal(
+    lines: tuple[StockLine, ...], currency: str, *, expected_total: Decimal | None, price_override: bool
+) -> str:
+    if price_override:
+        return ""
+    unpriced = [str(line.product_id) for line in lines if line.unit_price is None]
+    if unpriced:
+        return f"product {', '.join(unpriced)} has no price"
+    if currency == "MIXED":
+        return "the products are priced in different currencies"
+    total = order_total(lines)
+    if expected_total is not None and total != expected_total:
+        return f"price changed: the catalog total is {total} {currency}, not {expected_total}"
+    return ""
+
+
+def order_total(lines: Sequence[StockLine]) -> Decimal:
+    """The sum of unit price x quantity over priced lines, to the cent."""
+    return sum((line.unit_price * line.quantity for line in lines), Decimal("0.00")).quantize(CENT)
+
+
+def inventory_release(*, order_id: int, lines: Sequence[StockLine]) -> StockDecision:
     """Give back exactly what the order reserved, once; runs in the consumer's transaction.
 
-    Releasing an order that reserved nothing succeeds with quantity 0 and leaves
-    a RELEASE record that refuses any later reservation for it.
+    Releasing an order that reserved nothing succeeds with nothing moved and
+    leaves a RELEASE record that refuses any later reservation for it.
     """
     return _decide_once(
         order_id=order_id,
         action=InventoryAction.RELEASE,
-        decide=partial(_release, order_id=order_id, product_id=product_id),
+        decide=partial(_release, order_id=order_id, lines=_in_product_order(lines)),
     )
 
 
-def _release(*, order_id: int, product_id: int) -> StockDecision:
-    reservation = _locked_reservation(order_id=order_id, product_id=product_id)
-    if reservation is None:
-        return StockDecision(True, product_id, 0, "nothing was reserved")
-    reserved_product, reserved = reservation
+def _release(*, order_id: int, lines: tuple[StockLine, ...]) -> StockDecision:
+    reserved = _locked_reservation(order_id=order_id, lines=lines)
+    if not reserved:
+        return StockDecision(True, _nothing(lines), "nothing was reserved")
     if _logged(order_id=order_id, action=InventoryAction.COMMIT, outcome=InventoryOutcome.APPLIED):
-        return StockDecision(False, reserved_product, reserved, "order already sold")
-    if not _give_back(product_id=reserved_product, quantity=reserved):
-        return StockDecision(False, reserved_product, reserved, "reserved stock is missing")
-    return StockDecision(True, reserved_product, reserved)
+        return StockDecision(False, reserved, "order already sold")
+    if _move_all(lines=reserved, source="reserved_qty", target="available_qty") is not None:
+        return StockDecision(False, reserved, "reserved stock is missing")
+    return StockDecision(True, reserved)
 
 
-def _locked_reservation(*, order_id: int, product_id: int) -> tuple[int, int] | None:
-    """The (product_id, quantity) of the order's applied reservation, read after locking the product's row.
+def _locked_reservation(*, order_id: int, lines: tuple[StockLine, ...]) -> tuple[StockLine, ...]:
+    """The order's applied reservation, line by line, read after locking the products' rows in product order.
 
-    The lock comes first, so a concurrent reserve of this order either committed
+    The locks come first, so a concurrent reserve of this order either committed
     before us (we see its log) or waits and then sees our release or commit.
     """
+    ids = [line.product_id for line in lines]
     sql_rows(
         using=DATABASE,
-        sql="SELECT id FROM inventories WHERE product_id = %s",
-        params=[product_id],
+        sql=f"SELECT id FROM inventories WHERE product_id IN {sql_in(ids)} ORDER BY product_id",  # noqa: S608
+        params=ids,
         for_update=True,
     )
     rows = sql_rows(
         using=DATABASE,
-        sql="SELECT product_id, quantity FROM inventory_logs WHERE order_id = %s AND action = %s AND outcome = %s",
+        sql="SELECT product_id, quantity FROM inventory_logs WHERE order_id = %s AND action = %s AND outcome = %s"
+        " ORDER BY product_id",
         params=[order_id, InventoryAction.RESERVE, InventoryOutcome.APPLIED],
     )
-    return rows[0] if rows else None
+    return tuple(StockLine(product_id, quantity) for product_id, quantity in rows)
 
 
-def inventory_commit(*, order_id: int, product_id: int) -> StockDecision:
-    """Turn the order's reservation into sold units, once; runs in the consumer's transaction.
+def inventory_commit(*, order_id: int, lines: Sequence[StockLine]) -> StockDecision:
+    """Turn the order's reservation into sold units, every line or none, once; runs in the consumer's transaction.
 
     Refused (and recorded, so a repeat gets the same answer) when the order
-    reserved nothing, was released, or its reserved units are missing.
+    reserved nothing, was released or restocked, or its reserved units are missing.
     """
     return _decide_once(
         order_id=order_id,
         action=InventoryAction.COMMIT,
-        decide=partial(_commit, order_id=order_id, product_id=product_id),
+        decide=partial(_commit, order_id=order_id, lines=_in_product_order(lines)),
     )
 
 
-def _commit(*, order_id: int, product_id: int) -> StockDecision:
-    reservation = _locked_reservation(order_id=order_id, product_id=product_id)
-    if reservation is None:
-        return StockDecision(False, product_id, 0, "nothing was reserved")
-    reserved_product, reserved = reservation
+def _commit(*, order_id: int, lines: tuple[StockLine, ...]) -> StockDecision:
+    reserved = _locked_reservation(order_id=order_id, lines=lines)
+    if not reserved:
+        return StockDecision(False, _nothing(lines), "nothing was reserved")
     if _logged(order_id=order_id, action=InventoryAction.RELEASE):
-        return StockDecision(False, reserved_product, reserved, "order already released")
+        return StockDecision(False, reserved, "order already released")
     if _logged(order_id=order_id, action=InventoryAction.RESTOCK, outcome=InventoryOutcome.APPLIED):
-        return StockDecision(False, reserved_product, reserved, "order already cancelled and restocked")
-    if not _move(product_id=reserved_product, quantity=reserved, source="reserved_qty", target="sold_qty"):
-        return StockDecision(False, reserved_product, reserved, "reserved stock is missing")
-    return StockDecision(True, reserved_product, reserved)
+        return StockDecision(False, reserved, "order already cancelled and restocked")
+    if _move_all(lines=reserved, source="reserved_qty", target="sold_qty") is not None:
+        return StockDecision(False, reserved, "reserved stock is missing")
+    return StockDecision(True, reserved)
 
 
-def inventory_restock(*, order_id: int, product_id: int) -> StockDecision:
-    """Put a cancelled order's units back on sale, once; runs in the consumer's transaction.
+def inventory_restock(*, order_id: int, lines: Sequence[StockLine]) -> StockDecision:
+    """Put a cancelled order's units back on sale, every line or none, once; runs in the consumer's transaction.
 
     Sold units go back to available. If the order's commit has not arrived
     yet, its reserved units go back instead, and the RESTOCK record makes the
@@ -257,31 +329,49 @@ def inventory_restock(*, order_id: int, product_id: int) -> StockDecision:
     return _decide_once(
         order_id=order_id,
         action=InventoryAction.RESTOCK,
-        decide=partial(_restock, order_id=order_id, product_id=product_id),
+        decide=partial(_restock, order_id=order_id, lines=_in_product_order(lines)),
     )
 
 
-def _restock(*, order_id: int, product_id: int) -> StockDecision:
-    reservation = _locked_reservation(order_id=order_id, product_id=product_id)
-    if reservation is None:
-        return StockDecision(True, product_id, 0, "nothing was reserved")
-    reserved_product, reserved = reservation
+def _restock(*, order_id: int, lines: tuple[StockLine, ...]) -> StockDecision:
+    reserved = _locked_reservation(order_id=order_id, lines=lines)
+    if not reserved:
+        return StockDecision(True, _nothing(lines), "nothing was reserved")
     if _logged(order_id=order_id, action=InventoryAction.COMMIT, outcome=InventoryOutcome.APPLIED):
         source = "sold_qty"
     elif _logged(order_id=order_id, action=InventoryAction.RELEASE, outcome=InventoryOutcome.APPLIED):
-        return StockDecision(True, reserved_product, 0, "order already released")
+        return StockDecision(True, _nothing(reserved), "order already released")
     else:
         source = "reserved_qty"
-    if not _move(product_id=reserved_product, quantity=reserved, source=source, target="available_qty"):
-        return StockDecision(False, reserved_product, reserved, f"{source.removesuffix('_qty')} stock is missing")
-    return StockDecision(True, reserved_product, reserved)
+    if _move_all(lines=reserved, source=source, target="available_qty") is not None:
+        return StockDecision(False, reserved, f"{source.removesuffix('_qty')} stock is missing")
+    return StockDecision(True, reserved)
 
 
-def _give_back(*, product_id: int, quantity: int) -> bool:
-    return _move(product_id=product_id, quantity=quantity, source="reserved_qty", target="available_qty")
+def _in_product_order(lines: Sequence[StockLine]) -> tuple[StockLine, ...]:
+    return tuple(sorted(lines, key=lambda line: line.product_id))
+
+
+def _nothing(lines: tuple[StockLine, ...]) -> tuple[StockLine, ...]:
+    return tuple(StockLine(line.product_id, 0) for line in lines)
 
 
 StockCounter = Literal["available_qty", "reserved_qty", "sold_qty"]
+
+
+def _move_all(*, lines: tuple[StockLine, ...], source: StockCounter, target: StockCounter) -> int | None:
+    """Move every line's units from ``source`` to ``target``, or none: the product that fell short, or None.
+
+    The lines come in product order, so the row locks are taken in that order.
+    A line that falls short undoes the moves before it (no savepoint: inside a
+    consumer's batch there is none), on rows this transaction already holds.
+    """
+    for done, line in enumerate(lines):
+        if not _move(product_id=line.product_id, quantity=line.quantity, source=source, target=target):
+            for moved in reversed(lines[:done]):
+                _move(product_id=moved.product_id, quantity=moved.quantity, source=target, target=source)
+            return line.product_id
+    return None
 
 
 def _move(*, product_id: int, quantity: int, source: StockCounter, target: StockCounter) -> bool:
@@ -290,6 +380,8 @@ def _move(*, product_id: int, quantity: int, source: StockCounter, target: Stock
     The one way stock changes hands: a conditional UPDATE, so no counter goes below zero and two
     concurrent moves cannot both take the last unit.
     """
+    if not quantity:
+        return True
     # Both counters are column names from StockCounter; every value goes through a placeholder.
     sql = (
         f"UPDATE inventories SET {source} = {source} - %s, {target} = {target} + %s,"  # noqa: S608
@@ -308,32 +400,42 @@ def _now():
     return sql_param(using=DATABASE, model=Inventory, field="updated_at", value=timezone.now())
 
 
+def _money(value) -> Decimal | None:
+    # SQLite hands a decimal column back as a float or an int.
+    return None if value is None else Decimal(str(value)).quantize(CENT)
+
+
 def _decide_once(*, order_id: int, action: str, decide: Callable[[], StockDecision]) -> StockDecision:
     """The decision on record for (order, action), taking it with ``decide`` if there is none.
 
-    A repeated command (redelivery, recovery re-send) gets the first decision
-    back: its log row fails on the unique (order_id, action), the savepoint
-    undoes whatever stock it moved, and the decision on record is returned. A
-    twin racing in ends the same way. Repeats are rare, so the common path does
-    not look the decision up first. In a consumer's batch there is no
-    savepoint: a repeat fails the batch, which is handled again message by
-    message, each with its savepoint.
+    The decision is logged one row per line. A repeated command (redelivery,
+    recovery re-send) gets the first decision back: its first log row fails on
+    the unique (order_id, action, product_id), the savepoint undoes whatever
+    stock it moved, and the decision on record is returned. A twin racing in
+    ends the same way. Repeats are rare, so the common path does not look the
+    decision up first. In a consumer's batch there is no savepoint: a repeat
+    fails the batch, which is handled again message by message, each with its
+    savepoint.
     """
     try:
         with sql_savepoint(using=DATABASE):
             decision = decide()
-            sql_insert(
-                using=DATABASE,
-                model=InventoryLog,
-                values={
-                    "order_id": order_id,
-                    "product_id": decision.product_id,
-                    "action": action,
-                    "outcome": InventoryOutcome.APPLIED if decision.success else InventoryOutcome.REJECTED,
-                    "quantity": decision.quantity,
-                    "reason": decision.reason,
-                },
-            )
+            outcome = InventoryOutcome.APPLIED if decision.success else InventoryOutcome.REJECTED
+            for line in decision.lines:
+                sql_insert(
+                    using=DATABASE,
+                    model=InventoryLog,
+                    values={
+                        "order_id": order_id,
+                        "product_id": line.product_id,
+                        "action": action,
+                        "outcome": outcome,
+                        "quantity": line.quantity,
+                        "unit_price": line.unit_price,
+                        "currency": decision.currency,
+                        "reason": decision.reason,
+                    },
+                )
     except IntegrityError:
         return _decision(order_id=order_id, action=action)
     return decision
@@ -342,10 +444,12 @@ def _decide_once(*, order_id: int, action: str, decide: Callable[[], StockDecisi
 def _decision(*, order_id: int, action: str) -> StockDecision | None:
     rows = sql_rows(
         using=DATABASE,
-        sql="SELECT outcome, product_id, quantity, reason FROM inventory_logs WHERE order_id = %s AND action = %s",
+        sql="SELECT outcome, product_id, quantity, unit_price, currency, reason FROM inventory_logs"
+        " WHERE order_id = %s AND action = %s ORDER BY product_id",
         params=[order_id, action],
     )
     if not rows:
         return None
-    outcome, product_id, quantity, reason = rows[0]
-    return StockDecision(outcome == InventoryOutcome.APPLIED, product_id, quantity, reason)
+    outcome, _, _, _, currency, reason = rows[0]
+    lines = tuple(StockLine(product_id, quantity, _money(price)) for _, product_id, quantity, price, _, _ in rows)
+    return StockDecision(outcome == InventoryOutcome.APPLIED, lines, reason, currency)

@@ -8,6 +8,7 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
 from apps.inventory.models import Inventory, InventoryAction, InventoryLog
+from apps.inventory.tests.stock import PRICE
 from apps.messaging.consumer import ConsumerSpec, Delivery, Outcome, handle_batch
 from apps.messaging.models import OutboxMessage
 
@@ -23,7 +24,7 @@ def reserve(order_id: int, quantity: int) -> Delivery:
 
 
 def test_a_batch_of_fresh_decisions_takes_no_savepoint():
-    Inventory.objects.create(product_id=7, available_qty=10)
+    Inventory.objects.create(product_id=7, available_qty=10, unit_price=PRICE)
 
     with CaptureQueriesContext(connections["inventory"]) as queries:
         results = handle_batch(ConsumerSpec.from_settings("inventory"), [reserve(1, 2), reserve(2, 3)])
@@ -35,7 +36,7 @@ def test_a_batch_of_fresh_decisions_takes_no_savepoint():
 
 
 def test_a_repeated_reservation_in_a_batch_moves_stock_once_and_gets_the_first_decision():
-    Inventory.objects.create(product_id=7, available_qty=10)
+    Inventory.objects.create(product_id=7, available_qty=10, unit_price=PRICE)
     # Two commands for one order under different message ids (a recovery re-send), and another order.
     batch = [reserve(1, 2), reserve(2, 3), reserve(1, 2)]
 

@@ -6,7 +6,8 @@ import pytest
 from django.db import connections, transaction
 
 from apps.inventory.models import Inventory, InventoryAction, InventoryLog, InventoryOutcome
-from apps.inventory.services import StockDecision, inventory_release, inventory_reserve
+from apps.inventory.services import StockDecision, StockLine, inventory_release, inventory_reserve
+from apps.inventory.tests.stock import PRICE, decided
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.django_db(databases=["inventory"], transaction=True)]
 
@@ -37,11 +38,11 @@ def run_together(*calls) -> list:
 
 
 def reserve_call(*, order_id: int, product_id: int, quantity: int):
-    return lambda: inventory_reserve(order_id=order_id, product_id=product_id, quantity=quantity)
+    return lambda: inventory_reserve(order_id=order_id, lines=[StockLine(product_id, quantity)])
 
 
 def release_call(*, order_id: int, product_id: int):
-    return lambda: inventory_release(order_id=order_id, product_id=product_id)
+    return lambda: inventory_release(order_id=order_id, lines=[StockLine(product_id, 1)])
 
 
 def stock(product_id: int) -> tuple[int, int]:
@@ -50,7 +51,7 @@ def stock(product_id: int) -> tuple[int, int]:
 
 
 def test_forty_buyers_of_ten_units_get_exactly_ten():
-    Inventory.objects.create(product_id=1, available_qty=10)
+    Inventory.objects.create(product_id=1, available_qty=10, unit_price=PRICE)
 
     decisions = run_together(*(reserve_call(order_id=order_id, product_id=1, quantity=1) for order_id in range(1, 41)))
 
@@ -64,7 +65,7 @@ def test_forty_buyers_of_ten_units_get_exactly_ten():
 
 
 def test_reserve_racing_release_of_the_same_order_never_leaves_stock_held():
-    Inventory.objects.create(product_id=1, available_qty=100)
+    Inventory.objects.create(product_id=1, available_qty=100, unit_price=PRICE)
 
     for order_id in range(1, 21):
         reserved, released = run_together(
@@ -75,14 +76,14 @@ def test_reserve_racing_release_of_the_same_order_never_leaves_stock_held():
         assert (reserved, released) in [
             (StockDecision(True, 1, 3), StockDecision(True, 1, 3)),
             (
-                StockDecision(False, 1, 3, "order already released"),
-                StockDecision(True, 1, 0, "nothing was reserved"),
+                decided(False, 1, 3, "order already released"),
+                decided(True, 1, 0, "nothing was reserved"),
             ),
         ], f"round {order_id}"
 
 
 def test_twin_reserves_of_one_order_take_stock_once():
-    Inventory.objects.create(product_id=1, available_qty=100)
+    Inventory.objects.create(product_id=1, available_qty=100, unit_price=PRICE)
 
     for order_id in range(1, 11):
         first, second = run_together(
@@ -96,11 +97,11 @@ def test_twin_reserves_of_one_order_take_stock_once():
 
 
 def test_twin_releases_of_one_order_give_back_once():
-    Inventory.objects.create(product_id=1, available_qty=100)
+    Inventory.objects.create(product_id=1, available_qty=100, unit_price=PRICE)
 
     for order_id in range(1, 11):
         with transaction.atomic(using="inventory"):
-            inventory_reserve(order_id=order_id, product_id=1, quantity=2)
+            inventory_reserve(order_id=order_id, lines=[StockLine(1, 2)])
         first, second = run_together(
             release_call(order_id=order_id, product_id=1), release_call(order_id=order_id, product_id=1)
         )
