@@ -11,8 +11,9 @@ The invariants, once every saga older than ``saga_age`` has ended:
 - an order's status is what its latest saga's position implies (its definition says);
 - a payment is SUCCESS exactly for CONFIRMED orders, with the order's amount; an
   order refused at reservation has no payment at all; no payment names an unknown order;
-- per order, inventory's log agrees with the order: a reservation takes the
-  order's product and quantity, a release gives back only what was reserved, a
+- a catalog-priced order's total is what its reservation's unit prices add up to;
+- per order, inventory's log agrees with the order: a reservation takes every
+  line's product and quantity, a release gives back only what was reserved, a
   commit sells only what was reserved, never both; a restock gives back what
   was sold (or reserved, if never sold); a confirmed order's units are sold, an
   order that ended otherwise holds none;
@@ -31,7 +32,7 @@ from django.utils import timezone
 
 from apps.inventory.models import Inventory, InventoryAction, InventoryLog, InventoryOutcome
 from apps.messaging.models import OutboxMessage
-from apps.orders.models import Order, SagaState, SagaStatus, SagaStep, SagaType
+from apps.orders.models import Order, OrderLine, SagaState, SagaStatus, SagaStep, SagaType
 from apps.orders.sagas import TERMINAL_STATUSES, machine_for
 from apps.payments.models import Payment, PaymentStatus
 
@@ -68,20 +69,40 @@ class _Saga:
         return self.saga_type == SagaType.PLACEMENT
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class _Order:
     order_id: int
     status: str
-    product_id: int
-    quantity: int
-    amount: Decimal
+    amount: Decimal | None
+    price_overridden: bool
+    # product_id -> units
+    lines: dict[int, int] = dataclasses.field(default_factory=dict)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class _Log:
+    """One applied decision of an order: product_id -> units moved (and the unit price a reserve was made at)."""
+
     order_id: int
-    product_id: int
-    quantity: int
+    lines: dict[int, int] = dataclasses.field(default_factory=dict)
+    prices: dict[int, Decimal | None] = dataclasses.field(default_factory=dict)
+
+    @property
+    def catalog_total(self) -> Decimal | None:
+        if None in self.prices.values():
+            return None
+        return sum((self.prices[product_id] * units for product_id, units in self.lines.items()), Decimal("0.00"))
+
+    @property
+    def moved(self) -> bool:
+        return any(self.lines.values())
+
+    def __str__(self) -> str:
+        return ", ".join(f"{units} of {product_id}" for product_id, units in sorted(self.lines.items())) or "nothing"
+
+
+def _lines(lines: dict[int, int]) -> str:
+    return ", ".join(f"{units} of {product_id}" for product_id, units in sorted(lines.items()))
 
 
 def reconcile(*, saga_age: timedelta, outbox_age: timedelta) -> list[Violation]:
@@ -100,19 +121,25 @@ def reconcile(*, saga_age: timedelta, outbox_age: timedelta) -> list[Violation]:
     sagas = {order_id: runs[-1] for order_id, runs in every_saga.items()}
     orders = {
         row[0]: _Order(*row)
-        for row in Order.objects.values_list("id", "status", "product_id", "quantity", "total_amount").iterator()
+        for row in Order.objects.values_list("id", "status", "total_amount", "price_overridden").iterator()
     }
+    every_line = OrderLine.objects.values_list("order_id", "product_id", "quantity")
+    for order_id, product_id, quantity in every_line.iterator():
+        if order_id in orders:
+            orders[order_id].lines[product_id] = quantity
     payments = {
         order_id: (status, amount)
         for order_id, status, amount in Payment.objects.values_list("order_id", "status", "amount").iterator()
     }
     applied: dict[str, dict[int, _Log]] = {action: {} for action in InventoryAction.values}
-    for order_id, product_id, action, quantity in (
+    for order_id, product_id, action, quantity, unit_price in (
         InventoryLog.objects.filter(outcome=InventoryOutcome.APPLIED)
-        .values_list("order_id", "product_id", "action", "quantity")
+        .values_list("order_id", "product_id", "action", "quantity", "unit_price")
         .iterator()
     ):
-        applied[action][order_id] = _Log(order_id, product_id, quantity)
+        log = applied[action].setdefault(order_id, _Log(order_id))
+        log.lines[product_id] = quantity
+        log.prices[product_id] = unit_price
     settled_before = now - saga_age
     violations = [
         *_sagas_and_orders(every_saga, orders, settled_before=settled_before),
@@ -204,34 +231,38 @@ def _inventory_per_order(
         reservation = reserved.get(order_id)
         release = released.get(order_id)
         commit = committed.get(order_id)
-        if reservation and (reservation.product_id, reservation.quantity) != (order.product_id, order.quantity):
+        if reservation and reservation.lines != order.lines:
             yield Violation(
                 "reservation_mismatch",
-                f"order {order_id} asked {order.quantity} of {order.product_id} but reserved "
-                f"{reservation.quantity} of {reservation.product_id}",
+                f"order {order_id} asked {_lines(order.lines)} but reserved {reservation}",
             )
-        if release and release.quantity and (reservation is None or release.quantity != reservation.quantity):
+        if reservation and not order.price_overridden and order.amount is not None:
+            catalog_total = reservation.catalog_total
+            if catalog_total != order.amount:
+                yield Violation(
+                    "price_mismatch",
+                    f"order {order_id} costs {order.amount} but its reservation's catalog prices add up to "
+                    f"{catalog_total if catalog_total is not None else 'nothing (a line had no price)'}",
+                )
+        if release and release.moved and (reservation is None or release.lines != reservation.lines):
             yield Violation(
                 "release_without_reservation",
-                f"order {order_id} released {release.quantity} of {release.product_id} but reserved "
-                f"{reservation.quantity if reservation else 0}",
+                f"order {order_id} released {release} but reserved {reservation or 'nothing'}",
             )
-        if commit and (reservation is None or commit.quantity != reservation.quantity):
+        if commit and (reservation is None or commit.lines != reservation.lines):
             yield Violation(
                 "commit_without_reservation",
-                f"order {order_id} sold {commit.quantity} of {commit.product_id} but reserved "
-                f"{reservation.quantity if reservation else 0}",
+                f"order {order_id} sold {commit} but reserved {reservation or 'nothing'}",
             )
-        if commit and release and release.quantity:
+        if commit and release and release.moved:
             yield Violation("released_and_sold", f"order {order_id} was both released and sold")
         restock = restocked.get(order_id)
-        if restock and restock.quantity and (reservation is None or restock.quantity != reservation.quantity):
+        if restock and restock.moved and (reservation is None or restock.lines != reservation.lines):
             yield Violation(
                 "restock_without_sale",
-                f"order {order_id} restocked {restock.quantity} of {restock.product_id} but reserved "
-                f"{reservation.quantity if reservation else 0}",
+                f"order {order_id} restocked {restock} but reserved {reservation or 'nothing'}",
             )
-        if restock and restock.quantity and release and release.quantity:
+        if restock and restock.moved and release and release.moved:
             yield Violation("released_and_restocked", f"order {order_id} was both released and restocked")
         saga = sagas.get(order_id)
         if saga is None:
@@ -241,32 +272,32 @@ def _inventory_per_order(
                 yield Violation("units_not_sold", f"order {order_id} is CONFIRMED but its units were never sold")
         elif commit is not None and saga.placement:
             yield Violation("sold_without_confirmation", f"order {order_id} is {order.status} but its units were sold")
-        given_back = (release and release.quantity) or (restock and restock.quantity)
+        given_back = (release and release.moved) or (restock and restock.moved)
         ended_without_sale = saga.terminal and not (saga.placement and saga.status == SagaStatus.COMPLETED)
         if ended_without_sale and saga.status != SagaStatus.RESOLVED and reservation and not given_back:
             yield Violation(
                 "stock_held",
-                f"order {order_id} ended {saga.status}/{saga.step} but still holds "
-                f"{reservation.quantity} of {reservation.product_id}",
+                f"order {order_id} ended {saga.status}/{saga.step} but still holds {reservation}",
             )
 
 
 def _inventory_per_product(applied: dict[str, dict[int, _Log]]):
     expected_reserved: dict[int, int] = defaultdict(int)
     expected_sold: dict[int, int] = defaultdict(int)
-    for log in applied[InventoryAction.RESERVE].values():
-        expected_reserved[log.product_id] += log.quantity
-    for log in applied[InventoryAction.RELEASE].values():
-        expected_reserved[log.product_id] -= log.quantity
-    for log in applied[InventoryAction.COMMIT].values():
-        expected_reserved[log.product_id] -= log.quantity
-        expected_sold[log.product_id] += log.quantity
+    for action, sign_reserved, sign_sold in (
+        (InventoryAction.RESERVE, 1, 0),
+        (InventoryAction.RELEASE, -1, 0),
+        (InventoryAction.COMMIT, -1, 1),
+    ):
+        for log in applied[action].values():
+            for product_id, units in log.lines.items():
+                expected_reserved[product_id] += sign_reserved * units
+                expected_sold[product_id] += sign_sold * units
     for log in applied[InventoryAction.RESTOCK].values():
         # Sold units go back if the order was sold; a restock before the sale gives back the reservation.
-        if log.order_id in applied[InventoryAction.COMMIT]:
-            expected_sold[log.product_id] -= log.quantity
-        else:
-            expected_reserved[log.product_id] -= log.quantity
+        counter = expected_sold if log.order_id in applied[InventoryAction.COMMIT] else expected_reserved
+        for product_id, units in log.lines.items():
+            counter[product_id] -= units
     counters = {
         product_id: (reserved_qty, sold_qty)
         for product_id, reserved_qty, sold_qty in Inventory.objects.values_list(
@@ -303,8 +334,10 @@ def _negative_quantities():
         "order_id", "action", "quantity"
     ):
         yield Violation("negative_quantity", f"inventory log {action} of order {order_id} has quantity {quantity}")
-    for order_id, quantity in Order.objects.filter(quantity__lte=0).values_list("id", "quantity"):
-        yield Violation("negative_quantity", f"order {order_id} has quantity {quantity}")
+    for order_id, product_id, quantity in OrderLine.objects.filter(quantity__lte=0).values_list(
+        "order_id", "product_id", "quantity"
+    ):
+        yield Violation("negative_quantity", f"order {order_id} has quantity {quantity} of product {product_id}")
 
 
 def _outboxes(*, older_than: datetime, outbox_age: timedelta):

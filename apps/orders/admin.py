@@ -19,8 +19,26 @@ from apps.orders.services.operator import (
 
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
-    list_display = ("id", "user_id", "product_id", "quantity", "total_amount", "status", "created_at")
-    readonly_fields = ("sagas",)
+    list_display = ("id", "user_id", "products", "total_amount", "currency", "status", "created_at")
+    readonly_fields = ("order_lines", "sagas")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("lines")
+
+    @admin.display(description="lines")
+    def products(self, order: Order):
+        return ", ".join(f"{line.quantity} x {line.product_id}" for line in order.lines.all())
+
+    @admin.display(description="lines")
+    def order_lines(self, order: Order):
+        return format_html_join(
+            mark_safe("<br>"),
+            "{} x product {} at {} = {}",
+            (
+                (line.quantity, line.product_id, line.unit_price or "-", line.line_total or "-")
+                for line in order.lines.all()
+            ),
+        )
 
     @admin.display(description="sagas")
     def sagas(self, order: Order):
@@ -40,7 +58,7 @@ class OrderAdmin(ReadOnlyAdmin):
         )
 
     list_filter = ("status",)
-    search_fields = ("=id", "=user_id", "=product_id")
+    search_fields = ("=id", "=user_id", "=lines__product_id")
     date_hierarchy = "created_at"
 
 

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.http.request import HttpHeaders
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -16,7 +17,7 @@ from apps.orders.models import SagaStatus, SagaType
 from apps.orders.selectors import order_get, order_list, saga_get, saga_history, saga_list
 from apps.orders.services.cancellation import OrderNotCancellable, OrderNotFound, order_cancel
 from apps.orders.services.idempotency import IdempotencyKeyReused
-from apps.orders.services.placement import order_place
+from apps.orders.services.placement import OrderLimitReached, order_place
 
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_META_KEY = HttpHeaders.to_wsgi_name(IDEMPOTENCY_KEY_HEADER)
@@ -25,17 +26,44 @@ IDEMPOTENCY_KEY_MAX_LENGTH = 255
 IDEMPOTENCY_KEY_PATTERN = r"^[!-~]([ -~]*[!-~])?$"
 
 
+class OrderLineOutputSerializer(serializers.Serializer):
+    product_id = serializers.IntegerField()
+    quantity = serializers.IntegerField()
+    unit_price = serializers.DecimalField(
+        max_digits=12, decimal_places=2, allow_null=True, help_text="The catalog's, fixed when the stock is reserved"
+    )
+    line_total = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
+
+
 class OrderOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     user_id = serializers.IntegerField()
-    product_id = serializers.IntegerField()
-    quantity = serializers.IntegerField()
-    total_amount = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=False)
+    lines = OrderLineOutputSerializer(many=True, source="lines.all")
+    product_id = serializers.SerializerMethodField(help_text="The product of a one-line order (null otherwise)")
+    quantity = serializers.SerializerMethodField(help_text="The units of a one-line order (null otherwise)")
+    total_amount = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        allow_null=True,
+        help_text="What the payment charges: the catalog total, known once the stock is reserved",
+    )
+    currency = serializers.CharField()
+    expected_total = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
     status = serializers.CharField()
     failure_reason = serializers.CharField()
     cancel_reason = serializers.CharField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+
+    @extend_schema_field({"type": "integer", "format": "int64", "nullable": True})
+    def get_product_id(self, order) -> int | None:
+        lines = order.lines.all()
+        return lines[0].product_id if len(lines) == 1 else None
+
+    @extend_schema_field({"type": "integer", "nullable": True})
+    def get_quantity(self, order) -> int | None:
+        lines = order.lines.all()
+        return lines[0].quantity if len(lines) == 1 else None
 
 
 class SagaOutputSerializer(serializers.Serializer):
@@ -98,13 +126,65 @@ def _key_reused() -> ApiError:
     )
 
 
+class OrderLineInputSerializer(FlatInputSerializer):
+    product_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    quantity = serializers.IntegerField(min_value=1, max_value=settings.ORDER_MAX_QUANTITY)
+
+
 class OrdersApi(APIView):
     @extend_schema_serializer(component_name="OrderPlace")
-    class InputSerializer(FlatInputSerializer):
-        user_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
-        product_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
-        quantity = serializers.IntegerField(min_value=1, max_value=settings.ORDER_MAX_QUANTITY)
-        total_amount = AmountField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"))
+    class InputSerializer(serializers.Serializer):
+        lines = OrderLineInputSerializer(
+            many=True,
+            required=False,
+            min_length=1,
+            max_length=settings.ORDER_MAX_LINES,
+            help_text=f"1 to {settings.ORDER_MAX_LINES} distinct products",
+        )
+        product_id = serializers.IntegerField(
+            min_value=1, max_value=MAX_ID, required=False, help_text="A one-line order, instead of lines"
+        )
+        quantity = serializers.IntegerField(
+            min_value=1, max_value=settings.ORDER_MAX_QUANTITY, required=False, help_text="With product_id"
+        )
+        user_id = serializers.IntegerField(
+            min_value=1,
+            max_value=MAX_ID,
+            required=False,
+            help_text="Your own id, or left out; staff with orders.place_on_behalf may name any customer",
+        )
+        expected_total = AmountField(
+            max_digits=12,
+            decimal_places=2,
+            min_value=Decimal("0.01"),
+            required=False,
+            help_text="The total you agreed to: the order fails with PRICE_CHANGED before any charge if the "
+            "catalog's differs",
+        )
+        total_amount = AmountField(
+            max_digits=12,
+            decimal_places=2,
+            min_value=Decimal("0.01"),
+            required=False,
+            help_text="Read as expected_total; staff with orders.override_price set the total charged with it",
+        )
+
+        def validate(self, data):
+            if "lines" in data:
+                if "product_id" in data or "quantity" in data:
+                    raise serializers.ValidationError({"lines": "Send lines, or product_id and quantity, not both."})
+                lines = [(line["product_id"], line["quantity"]) for line in data["lines"]]
+            else:
+                missing = {name: "This field is required." for name in ("product_id", "quantity") if name not in data}
+                if missing:
+                    raise serializers.ValidationError(missing)
+                lines = [(data["product_id"], data["quantity"])]
+            if len({product_id for product_id, _ in lines}) != len(lines):
+                raise serializers.ValidationError({"lines": "Each product may appear in one line only."})
+            expected, total = data.get("expected_total"), data.get("total_amount")
+            if expected is not None and total is not None and expected != total:
+                raise serializers.ValidationError({"expected_total": "Differs from total_amount."})
+            return {"lines": lines, "user_id": data.get("user_id"), "expected_total": expected, "total": total}
 
     @extend_schema_serializer(component_name="OrderPlaced")
     class PlacedSerializer(serializers.Serializer):
@@ -120,22 +200,47 @@ class OrdersApi(APIView):
         parameters=[_idempotency_parameter("same order, no second saga")],
         responses={
             201: PlacedSerializer,
-            400: error_schema_response("Invalid order or Idempotency-Key"),
+            400: error_schema_response("Invalid order or Idempotency-Key, or another customer's user_id"),
+            409: error_schema_response(
+                "A limit reached: TOO_MANY_OPEN_ORDERS or TOO_MANY_UNITS_IN_FLIGHT (orders waiting for payment)"
+            ),
             422: error_schema_response("Idempotency-Key already used for another order"),
         },
     )
     def post(self, request):
+        """Place an order; the catalog prices it when the stock is reserved, and the payment charges that total."""
+        if not request.user.is_authenticated:
+            # An order belongs to someone: there is no anonymous customer.
+            raise NotAuthenticated()
         idempotency_key = _idempotency_key(request)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        user = request.user
+        on_behalf = user.has_perm("orders.place_on_behalf")
+        if data["user_id"] is not None and data["user_id"] != user.pk and not on_behalf:
+            raise ApiError(
+                status_code=400,
+                code="USER_ID_NOT_YOURS",
+                message="An order is placed for yourself: leave user_id out, or send your own.",
+                fields={"user_id": ["Not your user id."]},
+            )
+        override = data["total"] is not None and user.has_perm("orders.override_price")
         try:
             saga = order_place(
-                **serializer.validated_data,
+                user_id=data["user_id"] or user.pk,
+                lines=data["lines"],
+                expected_total=None if override else data["expected_total"] or data["total"],
+                total_override=data["total"] if override else None,
+                caller_id=user.pk,
+                limited=not on_behalf,
                 trace_id=getattr(request, "trace_id", ""),
                 idempotency_key=idempotency_key,
             )
         except IdempotencyKeyReused:
             raise _key_reused() from None
+        except OrderLimitReached as exc:
+            raise ApiError(status_code=409, code=exc.code, message=exc.message) from None
         return _saga_answer(saga, status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -144,17 +249,62 @@ class OrdersApi(APIView):
             OpenApiParameter(
                 "user_id",
                 {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID},
-                description="Only this user's orders",
+                description="Only this user's orders (a customer only ever sees their own)",
             )
         ],
         responses={200: OrderOutputSerializer(many=True), 400: error_schema_response("Invalid filter")},
     )
     def get(self, request):
+        """Your orders, newest first; staff with orders.view_order see every customer's."""
         raw_user_id = request.query_params.get("user_id")
         user_id = None if raw_user_id is None else parse_int_id(raw_user_id, name="user_id")
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(order_list(user_id=user_id), request, view=self)
+        orders = order_list(user_id=user_id, customer_id=customer_scope(request))
+        page = paginator.paginate_queryset(orders, request, view=self)
         return paginator.get_paginated_response(OrderOutputSerializer(page, many=True).data)
+
+
+def order_place_shapes(result, **kwargs):
+    """drf-spectacular hook: an order body is lines, or the seed's one product_id and quantity, never both.
+
+    One serializer validates both shapes; the schema says which bodies it accepts.
+    """
+    body = result.get("components", {}).get("schemas", {}).get("OrderPlaceRequest")
+    if body is None or "properties" not in body:
+        return result
+    # No single field is required, but a body is.
+    result["paths"]["/orders"]["post"]["requestBody"]["required"] = True
+    properties = dict(body["properties"])
+    lines, product_id, quantity = properties.pop("lines"), properties.pop("product_id"), properties.pop("quantity")
+    lines = {**lines, "minItems": 1, "maxItems": settings.ORDER_MAX_LINES}
+    body.clear()
+    body["oneOf"] = [
+        {
+            "title": "Lines",
+            "type": "object",
+            "properties": {"lines": lines, **properties},
+            "required": ["lines"],
+            "not": {"anyOf": [{"required": ["product_id"]}, {"required": ["quantity"]}]},
+        },
+        {
+            "title": "One product (the seed's body)",
+            "type": "object",
+            "properties": {"product_id": product_id, "quantity": quantity, **properties},
+            "required": ["product_id", "quantity"],
+            "not": {"required": ["lines"]},
+        },
+    ]
+    return result
+
+
+def customer_scope(request) -> int | None:
+    """None for staff who may see every order (orders.view_order); the caller's own id for anyone else.
+
+    A caller with no id (anonymous) gets 0, which no order belongs to.
+    """
+    if request.user.has_perm("orders.view_order"):
+        return None
+    return request.user.pk or 0
 
 
 def _saga_answer(saga, status_code: int) -> Response:
@@ -188,11 +338,11 @@ class OrderDetailApi(APIView):
         responses={
             200: OrderOutputSerializer,
             400: error_schema_response("Invalid id"),
-            404: error_schema_response("No such order"),
+            404: error_schema_response("No such order, or another customer's"),
         },
     )
     def get(self, request, order_id: str):
-        order = order_get(order_id=parse_int_id(order_id, name="order id"))
+        order = order_get(order_id=parse_int_id(order_id, name="order id"), customer_id=customer_scope(request))
         if order is None:
             raise ApiError(status_code=404, code="NOT_FOUND", message=f"Order {order_id} not found.")
         return Response(OrderOutputSerializer(order).data)
@@ -216,7 +366,7 @@ class OrderCancelApi(APIView):
         responses={
             202: OutputSerializer,
             400: error_schema_response("Invalid id, reason or Idempotency-Key"),
-            404: error_schema_response("No such order"),
+            404: error_schema_response("No such order, or another customer's"),
             409: error_schema_response(
                 "The order cannot be cancelled: ORDER_NOT_CANCELLABLE (it failed or was compensated) or "
                 "CANCEL_WINDOW_PASSED (confirmed longer ago than the cancellation window)"
@@ -234,6 +384,8 @@ class OrderCancelApi(APIView):
                 order_id=parsed_id,
                 reason=serializer.validated_data["reason"],
                 actor=request.user.get_username() if request.user.is_authenticated else "",
+                caller_id=request.user.pk or 0,
+                customer_id=None if request.user.has_perm("orders.change_order") else request.user.pk or 0,
                 trace_id=getattr(request, "trace_id", ""),
                 idempotency_key=idempotency_key,
             )

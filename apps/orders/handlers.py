@@ -21,6 +21,7 @@ def on_reply(message, context: HandlerContext) -> None:
         event=succeeded if message.success else failed,
         reason=message.reason,
         message_id=context.message_id,
+        reply=message,
     )
 
 

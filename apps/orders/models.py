@@ -38,10 +38,21 @@ class SagaStep(models.TextChoices):
 
 
 class Order(models.Model):
+    """A customer's order of one or more lines (OrderLine).
+
+    ``total_amount`` is what the payment charges. The catalog fixes it when the
+    stock is reserved (the reservation's answer carries the unit prices), so it
+    is NULL until then; staff with ``override_price`` set it at placement
+    instead (``price_overridden``). ``expected_total`` is the total the
+    customer agreed to: a catalog total that differs fails the order before
+    any charge.
+    """
+
     user_id = models.BigIntegerField(db_index=True)
-    product_id = models.BigIntegerField()
-    quantity = models.PositiveIntegerField()
-    total_amount = models.DecimalField(max_digits=12, decimal_places=2)
+    total_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True, default="", db_default="")
+    expected_total = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    price_overridden = models.BooleanField(default=False, db_default=False)
     status = models.CharField(max_length=16, choices=OrderStatus.choices, default=OrderStatus.PENDING)
     failure_reason = models.CharField(max_length=255, blank=True, default="")
     # What the customer said when cancelling (empty when they said nothing, or never cancelled).
@@ -59,6 +70,27 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return f"order {self.pk} ({self.status})"
+
+
+class OrderLine(models.Model):
+    """One product of an order: its units, and the catalog's unit price once the stock is reserved."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    product_id = models.BigIntegerField()
+    quantity = models.PositiveIntegerField()
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+
+    class Meta:
+        db_table = "order_lines"
+        ordering = ["order", "product_id"]
+        constraints = [models.UniqueConstraint(fields=["order", "product_id"], name="order_line_product_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} of product {self.product_id}"
+
+    @property
+    def line_total(self):
+        return None if self.unit_price is None else self.unit_price * self.quantity
 
 
 class SagaState(models.Model):
@@ -137,12 +169,15 @@ class SagaHistory(models.Model):
 class OrderIdempotencyKey(models.Model):
     """An ``Idempotency-Key`` a client sent with POST /orders, and what it produced.
 
-    The unique key makes the database decide which of several concurrent
-    requests places the order; the fingerprint tells a retry (same body) from a
-    reuse of the key for another order.
+    A key belongs to the user who sent it: the unique (user, key) makes the
+    database decide which of several concurrent requests places the order, and
+    another user's same key is another key. The fingerprint tells a retry (same
+    body) from a reuse of the key for another order. Keys expire
+    (IDEMPOTENCY_KEY_TTL); the purge job deletes them.
     """
 
-    key = models.CharField(max_length=255, unique=True)
+    user_id = models.BigIntegerField(default=0, db_default=0)
+    key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64)
     order_id = models.BigIntegerField(null=True)
     saga_id = models.UUIDField(null=True)
@@ -152,6 +187,8 @@ class OrderIdempotencyKey(models.Model):
 
     class Meta:
         db_table = "order_idempotency_keys"
+        constraints = [models.UniqueConstraint(fields=["user_id", "key"], name="order_idempotency_user_key_uniq")]
+        indexes = [models.Index(fields=["created_at"], name="order_idempotency_created_idx")]
 
     def __str__(self) -> str:
         return f"idempotency key {self.key} (order {self.order_id})"

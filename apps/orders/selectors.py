@@ -11,14 +11,21 @@ from apps.orders.sagas import ACTIVE_STATUSES, machine_for
 STUCK = Q(status__in=[status.value for status in ACTIVE_STATUSES], deadline_at__lt=Now())
 
 
-def order_get(*, order_id: int) -> Order | None:
-    return Order.objects.filter(pk=order_id).first()
+def order_get(*, order_id: int, customer_id: int | None = None) -> Order | None:
+    """The order with its lines; with ``customer_id``, only if it is that customer's."""
+    orders = Order.objects.filter(pk=order_id).prefetch_related("lines")
+    if customer_id is not None:
+        orders = orders.filter(user_id=customer_id)
+    return orders.first()
 
 
-def order_list(*, user_id: int | None = None) -> QuerySet[Order]:
-    orders = Order.objects.all()
+def order_list(*, user_id: int | None = None, customer_id: int | None = None) -> QuerySet[Order]:
+    """Orders with their lines, newest first: ``user_id``'s (a filter), and only ``customer_id``'s (their view)."""
+    orders = Order.objects.prefetch_related("lines")
     if user_id is not None:
         orders = orders.filter(user_id=user_id)
+    if customer_id is not None:
+        orders = orders.filter(user_id=customer_id)
     return orders.order_by("-id")
 
 

@@ -8,8 +8,16 @@ named; the services decide what to write.
 import uuid
 from datetime import datetime
 
-from apps.common.sql import sql_create, sql_execute, sql_insert_later, sql_instance, sql_param, sql_rows
-from apps.orders.models import Order, SagaHistory, SagaState
+from apps.common.sql import (
+    sql_create,
+    sql_execute,
+    sql_insert_later,
+    sql_insert_many,
+    sql_instance,
+    sql_param,
+    sql_rows,
+)
+from apps.orders.models import Order, OrderLine, SagaHistory, SagaState
 
 DATABASE = "orders"
 
@@ -30,7 +38,17 @@ SAGA_FIELDS = (
     "deadline_at",
     "trace_id",
 )
-ORDER_FIELDS = ("id", "user_id", "product_id", "quantity", "total_amount", "status", "failure_reason", "cancel_reason")
+ORDER_FIELDS = (
+    "id",
+    "user_id",
+    "total_amount",
+    "currency",
+    "expected_total",
+    "price_overridden",
+    "status",
+    "failure_reason",
+    "cancel_reason",
+)
 # Locks the order row with the saga's: every writer of an order takes its saga's lock first, then the order's.
 # The column names are this module's constants; the saga id goes through a placeholder.
 _LOCK_SQL = (
@@ -63,6 +81,44 @@ def store_latest_saga_id(*, order_id: int) -> uuid.UUID | None:
 
 def store_create_order(*, values: dict) -> Order:
     return sql_create(using=DATABASE, model=Order, values=values)
+
+
+def store_create_lines(*, order: Order, lines: list[tuple[int, int]]) -> list[OrderLine]:
+    """Insert the order's (product_id, quantity) lines, in product order, in one statement."""
+    rows = [{"order": order.pk, "product_id": product, "quantity": quantity} for product, quantity in sorted(lines)]
+    sql_insert_many(using=DATABASE, model=OrderLine, rows=rows)
+    return [OrderLine(order_id=order.pk, product_id=row["product_id"], quantity=row["quantity"]) for row in rows]
+
+
+def store_order_lines(*, order_id: int) -> list[OrderLine]:
+    """The order's lines, in product order."""
+    rows = sql_rows(
+        using=DATABASE,
+        sql="SELECT id, product_id, quantity, unit_price FROM order_lines WHERE order_id = %s ORDER BY product_id",
+        params=[order_id],
+    )
+    lines = [
+        sql_instance(using=DATABASE, model=OrderLine, fields=("id", "product_id", "quantity", "unit_price"), row=row)
+        for row in rows
+    ]
+    for line in lines:
+        line.order_id = order_id
+    return lines
+
+
+def store_save_prices(*, order: Order, lines: list[OrderLine]) -> None:
+    """Write the order's total and currency and each line's unit price."""
+    sql_execute(
+        using=DATABASE,
+        sql="UPDATE orders SET total_amount = %s, currency = %s WHERE id = %s",
+        params=[_decimal(Order, "total_amount", order.total_amount), order.currency, order.pk],
+    )
+    for line in lines:
+        sql_execute(
+            using=DATABASE,
+            sql="UPDATE order_lines SET unit_price = %s WHERE order_id = %s AND product_id = %s",
+            params=[_decimal(OrderLine, "unit_price", line.unit_price), order.pk, line.product_id],
+        )
 
 
 def store_create_saga(*, values: dict) -> SagaState:
@@ -106,6 +162,10 @@ def store_save_order_status(order: Order) -> None:
 def store_add_history(*, values: dict) -> None:
     # In a consumer's batch (sql_batch), the batch's history rows go in one INSERT at its end.
     sql_insert_later(using=DATABASE, model=SagaHistory, values=values)
+
+
+def _decimal(model: type[Order | OrderLine], field: str, value):
+    return sql_param(using=DATABASE, model=model, field=field, value=value)
 
 
 def _datetime(model: type[Order | SagaState], field: str, value: datetime | None):

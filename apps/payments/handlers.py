@@ -8,7 +8,9 @@ from apps.payments.services import DATABASE, payment_process, payment_refund
 
 
 def on_process_payment(message: ProcessPayment, context: HandlerContext) -> None:
-    payment = payment_process(order_id=message.order_id, saga_id=message.saga_id, amount=message.amount)
+    payment = payment_process(
+        order_id=message.order_id, saga_id=message.saga_id, amount=message.amount, user_id=message.user_id
+    )
     reply = PaymentProcessed(
         saga_id=message.saga_id,
         order_id=message.order_id,

@@ -11,6 +11,8 @@ class PaymentStatus(models.TextChoices):
 
 class Payment(models.Model):
     order_id = models.BigIntegerField(unique=True)
+    # The order's customer (NULL for payments made before customers, and for a refund's VOIDED row).
+    user_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     saga_id = models.UUIDField(null=True, blank=True)
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     status = models.CharField(max_length=8, choices=PaymentStatus.choices)

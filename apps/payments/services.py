@@ -14,7 +14,7 @@ from apps.payments.models import Payment, PaymentStatus
 DATABASE = "payments"
 
 
-def payment_process(*, order_id: int, saga_id, amount: Decimal) -> Payment:
+def payment_process(*, order_id: int, saga_id, amount: Decimal, user_id: int | None = None) -> Payment:
     """Charge an order once; runs in the payments consumer's transaction.
 
     A repeated command gets the first payment back: the unique order_id refuses
@@ -28,6 +28,7 @@ def payment_process(*, order_id: int, saga_id, amount: Decimal) -> Payment:
     charge = gateway_charge(order_id=order_id, amount=amount, failure_rate=settings.PAYMENT_FAILURE_RATE)
     payment = Payment(
         order_id=order_id,
+        user_id=user_id,
         saga_id=saga_id,
         amount=amount,
         status=PaymentStatus.SUCCESS if charge.success else PaymentStatus.FAILED,
@@ -47,7 +48,7 @@ def payment_process(*, order_id: int, saga_id, amount: Decimal) -> Payment:
     return payment
 
 
-NEW_PAYMENT_FIELDS = ("order_id", "saga_id", "amount", "status", "transaction_id", "failure_reason")
+NEW_PAYMENT_FIELDS = ("order_id", "user_id", "saga_id", "amount", "status", "transaction_id", "failure_reason")
 
 
 def payment_refund(*, order_id: int, saga_id, amount: Decimal) -> Payment:

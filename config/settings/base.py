@@ -167,6 +167,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": SAGA_RECOVERY_INTERVAL,
         "options": {"expires": 60},
     },
+    "purge-idempotency-keys": {
+        "task": "orders.purge_idempotency_keys",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
+    },
     # Hourly keeps each run small; the age deleted comes from MESSAGE_RETENTION.
     "purge-messages": {
         "task": "messaging.purge_messages",
@@ -265,6 +270,13 @@ ORDER_CANCEL_WINDOW = env.str("ORDER_CANCEL_WINDOW", default="24h")
 # The simulated gateway declines this share of refunds (0.0 to 1.0): the saga retries, then asks a person.
 PAYMENT_REFUND_FAILURE_RATE = env.float("PAYMENT_REFUND_FAILURE_RATE", default=0.0)
 ORDER_MAX_QUANTITY = env.int("ORDER_MAX_QUANTITY", default=10_000)
+# Distinct products in one order (the contracts carry at most 50).
+ORDER_MAX_LINES = min(env.int("ORDER_MAX_LINES", default=50), 50)
+# A customer's limits: orders placed and not yet paid or failed, and units of one product in them.
+ORDER_MAX_OPEN_PER_CUSTOMER = env.int("ORDER_MAX_OPEN_PER_CUSTOMER", default=20)
+ORDER_MAX_UNITS_IN_FLIGHT = env.int("ORDER_MAX_UNITS_IN_FLIGHT", default=10_000)
+# How long an Idempotency-Key is remembered, in seconds (the purge job deletes older ones hourly).
+IDEMPOTENCY_KEY_TTL = env.int("IDEMPOTENCY_KEY_TTL", default=24 * 3600)
 
 # --- HTTP API ----------------------------------------------------------------
 # Open reads and order placement in development; production requires a login.
@@ -297,7 +309,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Routes accept an optional trailing slash; document them without it, as the API names them.
     "PREPROCESSING_HOOKS": ["apps.common.schema.canonical_paths"],
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "apps.common.schema.typed_path_ids"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.common.schema.typed_path_ids",
+        "apps.orders.apis.order_place_shapes",
+    ],
     # Served from this host: the UI works with no internet access.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -12,7 +12,7 @@ from apps.audit.services import reconcile
 from apps.inventory.models import Inventory, InventoryAction, InventoryLog, InventoryOutcome
 from apps.inventory.tests.factories import InventoryFactory, InventoryLogFactory
 from apps.messaging.models import OutboxMessage
-from apps.orders.models import Order, OrderStatus, SagaState, SagaStatus, SagaStep
+from apps.orders.models import Order, OrderLine, OrderStatus, SagaState, SagaStatus, SagaStep
 from apps.orders.tests.factories import OrderFactory, SagaStateFactory
 from apps.payments.models import Payment, PaymentStatus
 from apps.payments.tests.factories import PaymentFactory
@@ -25,15 +25,30 @@ APPLIED, REJECTED = InventoryOutcome.APPLIED, InventoryOutcome.REJECTED
 RESERVE, RELEASE, COMMIT = InventoryAction.RESERVE, InventoryAction.RELEASE, InventoryAction.COMMIT
 
 
-def saga(status, step, order_status, *, quantity, product_id=PRODUCT, amount="10.00") -> SagaState:
-    order = OrderFactory(product_id=product_id, quantity=quantity, total_amount=Decimal(amount), status=order_status)
+def saga(
+    status, step, order_status, *, quantity, product_id=PRODUCT, amount="10.00", overridden=True
+) -> SagaState:
+    """An order and its saga; its total was set by staff (the seed's contract) unless not ``overridden``."""
+    order = OrderFactory(
+        product_id=product_id,
+        quantity=quantity,
+        total_amount=Decimal(amount),
+        price_overridden=overridden,
+        status=order_status,
+    )
     completed = timezone.now() - timedelta(hours=1) if status == SagaStatus.COMPLETED else None
     return SagaStateFactory(order=order, status=status, current_step=step, completed_at=completed)
 
 
-def log(order_id, action, quantity, *, outcome=APPLIED, product_id=PRODUCT) -> InventoryLog:
+def log(order_id, action, quantity, *, outcome=APPLIED, product_id=PRODUCT, unit_price=None) -> InventoryLog:
     return InventoryLogFactory(
-        order_id=order_id, product_id=product_id, action=action, outcome=outcome, quantity=quantity
+        order_id=order_id,
+        product_id=product_id,
+        action=action,
+        outcome=outcome,
+        quantity=quantity,
+        unit_price=unit_price,
+        currency="USD" if unit_price is not None else "",
     )
 
 
@@ -94,6 +109,25 @@ def test_the_command_prints_each_violation_and_exits_non_zero(world, capsys):
     assert [line.split(":")[0] for line in out] == ["order_saga_mismatch", "confirmed_without_payment"]
 
 
+def test_an_order_charged_at_its_catalog_prices_is_consistent(world):
+    order = saga(SagaStatus.IN_PROGRESS, SagaStep.PROCESSING_PAYMENT, OrderStatus.PENDING, quantity=4, amount="10.00")
+    Order.objects.filter(pk=order.order_id).update(price_overridden=False)
+    log(order.order_id, RESERVE, 4, unit_price=Decimal("2.50"))
+    stock(reserved_qty=4, available_qty=-4)
+
+    assert checks() == []
+
+
+def test_an_order_whose_total_is_not_its_catalog_total(world):
+    order = saga(
+        SagaStatus.IN_PROGRESS, SagaStep.PROCESSING_PAYMENT, OrderStatus.PENDING, quantity=4, overridden=False
+    )
+    log(order.order_id, RESERVE, 4, unit_price=Decimal("0.01"))
+    stock(reserved_qty=4, available_qty=-4)
+
+    assert checks() == ["price_mismatch"]
+
+
 def test_an_old_active_saga(world):
     SagaState.objects.filter(pk=world["in_flight"].pk).update(created_at=timezone.now() - timedelta(hours=1))
 
@@ -149,7 +183,13 @@ def test_a_payment_of_the_wrong_amount(world):
 
 
 def test_a_reservation_of_another_quantity_than_ordered(world):
-    Order.objects.filter(pk=world["in_flight"].order_id).update(quantity=5)
+    OrderLine.objects.filter(order_id=world["in_flight"].order_id).update(quantity=5)
+
+    assert checks() == ["reservation_mismatch"]
+
+
+def test_a_reservation_missing_a_line_of_the_order(world):
+    OrderLine.objects.create(order_id=world["in_flight"].order_id, product_id=PRODUCT + 1, quantity=1)
 
     assert checks() == ["reservation_mismatch"]
 

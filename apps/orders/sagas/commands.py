@@ -1,7 +1,8 @@
 """How each command of the orders' sagas is built from a saga and its order: one builder per command.
 
 The definitions name these; nothing else builds a command, so no command can be
-mistaken for another.
+mistaken for another. A stock command carries the order's lines, which the
+runtime loads onto ``order.stock_lines`` before building one.
 """
 
 from apps.messaging.contracts import (
@@ -11,6 +12,7 @@ from apps.messaging.contracts import (
     ReleaseInventory,
     ReserveInventory,
     RestockInventory,
+    StockLine,
 )
 
 
@@ -19,11 +21,16 @@ def _ids(saga, order) -> dict:
 
 
 def _stock(order) -> dict:
-    return {"product_id": order.product_id, "quantity": order.quantity}
+    return {"lines": tuple(StockLine(product_id=line.product_id, quantity=line.quantity) for line in order.stock_lines)}
 
 
 def reserve_inventory(saga, order) -> ReserveInventory:
-    return ReserveInventory(**_ids(saga, order), **_stock(order))
+    return ReserveInventory(
+        **_ids(saga, order),
+        **_stock(order),
+        expected_total=None if order.price_overridden else order.expected_total,
+        price_override=order.price_overridden,
+    )
 
 
 def release_inventory(saga, order) -> ReleaseInventory:
@@ -39,7 +46,7 @@ def restock_inventory(saga, order) -> RestockInventory:
 
 
 def process_payment(saga, order) -> ProcessPayment:
-    return ProcessPayment(**_ids(saga, order), amount=order.total_amount)
+    return ProcessPayment(**_ids(saga, order), amount=order.total_amount, user_id=order.user_id)
 
 
 def refund_payment(saga, order) -> RefundPayment:

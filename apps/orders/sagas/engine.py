@@ -70,6 +70,13 @@ class Action:
     failed: str
     deadline: float
     attempts: int = 1
+    # Its success carries the catalog's prices, which fix the order's total (the reservation).
+    fixes_prices: bool = False
+
+    @property
+    def moves_stock(self) -> bool:
+        """Whether the command carries the order's lines, which the builder needs loaded."""
+        return _moves_stock(self.command)
 
     def make(self, saga, order):
         """The command for ``saga``; raises TypeError if the builder made anything else."""
@@ -77,6 +84,10 @@ class Action:
         if type(message) is not self.command:
             raise TypeError(f"{self.step} must send {self.command.__name__}, not {type(message).__name__}")
         return message
+
+
+def _moves_stock(command: type) -> bool:
+    return any(field.name == "lines" for field in dataclasses.fields(command))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +99,10 @@ class Notice:
     reply: type
     applied: str
     refused: str
+
+    @property
+    def moves_stock(self) -> bool:
+        return _moves_stock(self.command)
 
     def make(self, saga, order):
         message = self.build(saga, order)

@@ -49,6 +49,7 @@ PLACEMENT = SagaDefinition(
                 succeeded="INVENTORY_RESERVED",
                 failed="INVENTORY_RESERVE_FAILED",
                 deadline=30.0,
+                fixes_prices=True,
             ),
             compensation=RELEASE,
         ),

@@ -44,9 +44,19 @@ class OrderNotCancellable(Exception):
 
 
 def order_cancel(
-    *, order_id: int, reason: str = "", actor: str = "", trace_id: str = "", idempotency_key: str | None = None
+    *,
+    order_id: int,
+    reason: str = "",
+    actor: str = "",
+    caller_id: int = 0,
+    customer_id: int | None = None,
+    trace_id: str = "",
+    idempotency_key: str | None = None,
 ) -> SagaState:
     """Cancel the order; return the saga doing it, carrying ``order``, ``response_status`` and ``replayed``.
+
+    With ``customer_id``, only that customer's order is found (another's is
+    not found at all). ``caller_id`` owns the Idempotency-Key.
 
     Raises OrderNotFound, OrderNotCancellable, IdempotencyKeyReused.
     """
@@ -55,8 +65,11 @@ def order_cancel(
         try:
             return idempotent(
                 key=idempotency_key,
+                user_id=caller_id,
                 request=request,
-                perform=lambda: _cancel(order_id=order_id, reason=reason, actor=actor, trace_id=trace_id),
+                perform=lambda: _cancel(
+                    order_id=order_id, reason=reason, actor=actor, customer_id=customer_id, trace_id=trace_id
+                ),
             )
         except _Raced:
             # A twin cancel created the cancellation saga between our read and our lock: look again.
@@ -68,11 +81,13 @@ class _Raced(Exception):
     pass
 
 
-def _cancel(*, order_id: int, reason: str, actor: str, trace_id: str) -> SagaState:
+def _cancel(*, order_id: int, reason: str, actor: str, customer_id: int | None, trace_id: str) -> SagaState:
     saga_id = store_latest_saga_id(order_id=order_id)
     if saga_id is None:
         raise OrderNotFound(order_id)
     saga, order = store_lock_saga(saga_id=saga_id)
+    if customer_id is not None and order.user_id != customer_id:
+        raise OrderNotFound(order_id)
     if store_latest_saga_id(order_id=order_id) != saga_id:
         raise _Raced()
     now = timezone.now()

@@ -19,6 +19,7 @@ from apps.messaging.outbox import outbox_enqueue
 from apps.orders.metrics import saga_observe_transition
 from apps.orders.models import Order, OrderStatus, SagaState
 from apps.orders.sagas import Action, Notice, SagaMachine, Transition, UnknownSagaType, machine_for
+from apps.orders.services.pricing import order_fix_prices, order_lines_loaded
 from apps.orders.store import (
     DATABASE,
     store_add_history,
@@ -97,12 +98,19 @@ def saga_lock(*, saga_id: uuid.UUID, order_id: int) -> tuple[SagaState, Order]:
 
 
 def saga_apply_event(
-    *, saga_id: uuid.UUID, order_id: int, event: str, reason: str = "", message_id: uuid.UUID | None = None
+    *,
+    saga_id: uuid.UUID,
+    order_id: int,
+    event: str,
+    reason: str = "",
+    message_id: uuid.UUID | None = None,
+    reply=None,
 ) -> SagaState | None:
     """Move the saga on by ``event`` inside the orders consumer's transaction.
 
     A stale event (the saga is no longer in the step it answers) changes
-    nothing, is noted in the saga's history, and returns None.
+    nothing, is noted in the saga's history, and returns None. The ``reply``
+    of a step that fixes prices (the reservation) writes them on the order first.
 
     Raises Unprocessable when the saga is unknown, belongs to another order, or has no definition.
     """
@@ -117,6 +125,9 @@ def saga_apply_event(
         context.reason = _ignored(reason)
         saga_record(context, from_status=saga.status, from_step=saga.current_step)
         return None
+    action = context.machine.step_action(status=saga.status, step=saga.current_step)
+    if reply is not None and action is not None and action.fixes_prices and event == action.succeeded:
+        order_fix_prices(order=order, reply=reply)
     saga_advance(context, transition)
     return saga
 
@@ -182,6 +193,8 @@ def saga_advance(context: StepContext, transition: Transition) -> None:
 
 def saga_send(saga: SagaState, order: Order, commands: tuple[Action | Notice, ...]) -> None:
     """Put the commands, each built by its own action, in the orders outbox."""
+    if any(command.moves_stock for command in commands):
+        order_lines_loaded(order)
     for command in commands:
         outbox_enqueue(using=DATABASE, message=command.make(saga, order), trace_id=saga.trace_id)
 

@@ -88,7 +88,7 @@ CHANGELIST = "/admin/orders/sagastate/"
 
 
 def in_state(*events: str) -> SagaState:
-    saga = order_place(user_id=7, product_id=42, quantity=2, total_amount=Decimal("19.98"))
+    saga = order_place(user_id=7, lines=[(42, 2)], total_override=Decimal("19.98"))
     for event in events:
         with transaction.atomic(using="orders"):
             saga_apply_event(saga_id=saga.saga_id, order_id=saga.order_id, event=event, reason="test")

@@ -21,7 +21,7 @@ ORDERS_DB = ["orders"]
 
 
 def place() -> SagaState:
-    return order_place(user_id=7, product_id=42, quantity=2, total_amount=Decimal("19.98"))
+    return order_place(user_id=7, lines=[(42, 2)], total_override=Decimal("19.98"))
 
 
 def apply(saga: SagaState, event: str, reason: str = "") -> SagaState | None:

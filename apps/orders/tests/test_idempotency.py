@@ -1,28 +1,39 @@
-"""POST /orders with an Idempotency-Key: replays, reuse with another body, and twenty concurrent twins."""
+"""POST /orders with an Idempotency-Key: replays, reuse with another body, per-customer keys, expiry, twenty twins."""
 
 import threading
+from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connections
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.common.tests.http import assert_json_error
 from apps.messaging.models import OutboxMessage
 from apps.orders.models import Order, OrderIdempotencyKey, SagaState
+from apps.orders.services.idempotency import idempotency_keys_purge
 
-ORDERS_DB = ["orders"]
-VALID_ORDER = {"user_id": 7, "product_id": 42, "quantity": 2, "total_amount": "19.98"}
+ORDERS_DB = ["default", "orders"]
+VALID_ORDER = {"product_id": 42, "quantity": 2}
 
 
-def post(body: dict, key: str | None = None):
+@pytest.fixture(autouse=True)
+def customer(django_user_model):
+    return django_user_model.objects.create_user("idempotent-customer")
+
+
+def post(body: dict, key: str | None = None, *, user=None):
     headers = {} if key is None else {"HTTP_IDEMPOTENCY_KEY": key}
-    return APIClient().post("/orders", body, format="json", **headers)
+    client = APIClient()
+    client.force_authenticate(user or get_user_model().objects.get(username="idempotent-customer"))
+    return client.post("/orders", body, format="json", **headers)
 
 
 @pytest.mark.django_db(databases=ORDERS_DB)
 def test_a_retry_with_the_same_key_and_body_gets_the_first_answer():
     first = post(VALID_ORDER, key="order-7-a")
-    retry = post({**VALID_ORDER, "total_amount": 19.98}, key="order-7-a")
+    retry = post(dict(reversed(VALID_ORDER.items())), key="order-7-a")
 
     assert (first.status_code, retry.status_code) == (201, 201)
     assert retry.json() == first.json()
@@ -66,6 +77,44 @@ def test_an_invalid_body_stores_no_key_so_the_corrected_retry_places_the_order()
     assert not OrderIdempotencyKey.objects.exists()
 
     assert post(VALID_ORDER, key="k").status_code == 201
+
+
+@pytest.mark.django_db(databases=ORDERS_DB)
+def test_another_customers_key_never_replays_someone_elses_order(django_user_model):
+    other = django_user_model.objects.create_user("other-customer")
+
+    mine = post(VALID_ORDER, key="shared-key").json()
+    theirs = post(VALID_ORDER, key="shared-key", user=other)
+
+    assert theirs.status_code == 201
+    assert "Idempotent-Replayed" not in theirs.headers
+    assert theirs.json()["order_id"] != mine["order_id"]
+    assert Order.objects.get(pk=theirs.json()["order_id"]).user_id == other.pk
+
+
+@pytest.mark.django_db(databases=ORDERS_DB)
+def test_an_expired_key_is_forgotten_and_places_a_new_order(settings):
+    first = post(VALID_ORDER, key="old-key").json()
+    OrderIdempotencyKey.objects.update(created_at=timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL + 1))
+
+    again = post(VALID_ORDER, key="old-key")
+
+    assert again.status_code == 201
+    assert "Idempotent-Replayed" not in again.headers
+    assert again.json()["order_id"] != first["order_id"]
+    assert OrderIdempotencyKey.objects.get().order_id == again.json()["order_id"]
+
+
+@pytest.mark.django_db(databases=ORDERS_DB)
+def test_the_purge_deletes_expired_keys_only(settings):
+    post(VALID_ORDER, key="old-key")
+    post(VALID_ORDER, key="new-key")
+    OrderIdempotencyKey.objects.filter(key="old-key").update(
+        created_at=timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL + 1)
+    )
+
+    assert idempotency_keys_purge() == 1
+    assert list(OrderIdempotencyKey.objects.values_list("key", flat=True)) == ["new-key"]
 
 
 @pytest.mark.mariadb

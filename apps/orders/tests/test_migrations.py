@@ -1,17 +1,19 @@
-"""The saga-types migration on a database holding sagas in flight, as the version before it wrote them."""
+"""The saga-types and order-lines migrations on a database holding sagas in flight, as older versions wrote them."""
 
 import uuid
+from decimal import Decimal
 
 import pytest
 from django.db import connections, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from apps.orders.models import Order, OrderStatus, SagaState, SagaStatus, SagaStep
+from apps.orders.models import Order, OrderLine, OrderStatus, SagaState, SagaStatus, SagaStep
 from apps.orders.services.runtime import saga_apply_event
 
 BEFORE = ("orders", "0002_saga_history_deadlines_idempotency")
 AFTER = ("orders", "0003_saga_types_and_cancellation")
+LATEST = ("orders", "0005_order_lines")
 
 
 def migrate(target) -> None:
@@ -58,7 +60,7 @@ def test_sagas_in_flight_become_active_placements_and_finish():
         # A process of the previous version still inserts while the deploy rolls out: the database fills the rest.
         late = insert_as_the_previous_version(status="IN_PROGRESS", step="RESERVING_INVENTORY")
     finally:
-        migrate(AFTER)
+        migrate(LATEST)
 
     rows = {saga.saga_id: saga for saga in SagaState.objects.all()}
     assert (rows[paying[1]].saga_type, rows[paying[1]].active_order_id) == ("placement", paying[0])
@@ -72,4 +74,9 @@ def test_sagas_in_flight_become_active_placements_and_finish():
         SagaStep.DONE,
         None,
     )
-    assert Order.objects.get(pk=paying[0]).status == OrderStatus.CONFIRMED
+    order = Order.objects.get(pk=paying[0])
+    assert order.status == OrderStatus.CONFIRMED
+    # Each order became one line; its total was the client's, so it stays the one charged.
+    assert (order.total_amount, order.price_overridden) == (Decimal("19.98"), True)
+    for order_id in (paying[0], done[0], late[0]):
+        assert list(OrderLine.objects.filter(order_id=order_id).values_list("product_id", "quantity")) == [(42, 2)]

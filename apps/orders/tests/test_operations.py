@@ -18,13 +18,14 @@ from apps.orders.services.operator import SagaNotFound, saga_force_compensation,
 from apps.orders.services.periodic import saga_expire_deadlines
 from apps.orders.services.placement import order_place
 from apps.orders.services.runtime import saga_apply_event, saga_note
+from apps.orders.tests.factories import one_line
 
 ORDERS_DB = ["orders"]
 
 
 def place(**changes) -> SagaState:
     arguments = {"user_id": 7, "product_id": 42, "quantity": 2, "total_amount": Decimal("19.98"), **changes}
-    return order_place(**arguments)
+    return order_place(**one_line(arguments))
 
 
 def apply(saga: SagaState, event: str, reason: str = "", message_id=None) -> SagaState | None:

@@ -6,6 +6,7 @@ definition, so a new saga is tested the moment it is registered.
 """
 
 import dataclasses
+from decimal import Decimal
 
 import pytest
 
@@ -224,12 +225,17 @@ def test_only_compensatable_forward_steps_give_up_at_their_deadline(machine):
             assert transition.status == C
 
 
+def stand_in_order():
+    """What a command builder reads of an order: its id, owner, lines (loaded by the runtime) and prices."""
+    line = type("Line", (), {"product_id": 3, "quantity": 2})()
+    fields = {"pk": 7, "user_id": 5, "stock_lines": [line], "total_amount": Decimal("9.99")}
+    return type("Order", (), {**fields, "expected_total": None, "price_overridden": False})()
+
+
 @pytest.mark.parametrize("machine", list(MACHINES.values()), ids=list(MACHINES))
 def test_every_command_is_built_by_its_own_action_and_is_a_known_contract(machine):
     saga = type("Saga", (), {"saga_id": __import__("uuid").uuid4()})()
-    order = type(
-        "Order", (), {"pk": 7, "product_id": 3, "quantity": 2, "total_amount": __import__("decimal").Decimal("9.99")}
-    )()
+    order = stand_in_order()
     for command in {c for t in (machine.start, *machine.transitions.values()) for c in t.commands}:
         message = command.make(saga, order)
         assert type(message) is command.command
@@ -241,7 +247,7 @@ def test_an_action_whose_builder_makes_another_command_is_an_error():
     placement = MACHINES["placement"].definition
     wrong = dataclasses.replace(placement.steps[1].action, build=placement.steps[0].action.build)
     saga = type("Saga", (), {"saga_id": __import__("uuid").uuid4()})()
-    order = type("Order", (), {"pk": 7, "product_id": 3, "quantity": 2, "total_amount": 1})()
+    order = stand_in_order()
     with pytest.raises(TypeError, match="must send ProcessPayment"):
         wrong.make(saga, order)
 

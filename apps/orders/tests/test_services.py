@@ -24,6 +24,7 @@ from apps.messaging.contracts import (
     ProcessPayment,
     ReleaseInventory,
     ReserveInventory,
+    StockLine,
 )
 from apps.messaging.models import InboxMessage, OutboxMessage
 from apps.orders.models import Order, OrderStatus, SagaHistory, SagaState, SagaStatus, SagaStep
@@ -31,10 +32,12 @@ from apps.orders.selectors import saga_history
 from apps.orders.services.periodic import saga_recover
 from apps.orders.services.placement import order_place
 from apps.orders.services.runtime import saga_apply_event
+from apps.orders.tests.factories import one_line
 
 ORDERS_DB = ["orders"]
 TRACE_ID = "trace-ord-1"
 IDLE = timedelta(minutes=5)
+LINE = (StockLine(product_id=42, quantity=2),)
 
 RESERVED = "INVENTORY_RESERVED"
 RESERVE_FAILED = "INVENTORY_RESERVE_FAILED"
@@ -53,7 +56,7 @@ def place(**changes) -> SagaState:
         "trace_id": TRACE_ID,
         **changes,
     }
-    return order_place(**arguments)
+    return order_place(**one_line(arguments))
 
 
 def apply(saga: SagaState, event: str, reason: str = "") -> SagaState | None:
@@ -110,7 +113,8 @@ def test_place_creates_a_pending_order_its_saga_and_the_reserve_command():
     saga = place()
 
     order = Order.objects.get(pk=saga.order_id)
-    assert (order.user_id, order.product_id, order.quantity, order.total_amount) == (7, 42, 2, Decimal("19.98"))
+    assert (order.user_id, order.total_amount, order.price_overridden) == (7, Decimal("19.98"), True)
+    assert [(line.product_id, line.quantity, line.unit_price) for line in order.lines.all()] == [(42, 2, None)]
     assert (order.status, order.failure_reason) == (OrderStatus.PENDING, "")
     stored = SagaState.objects.get(saga_id=saga.saga_id)
     assert (stored.order_id, stored.status, stored.current_step) == (
@@ -126,7 +130,7 @@ def test_place_creates_a_pending_order_its_saga_and_the_reserve_command():
         "ReserveInventory",
     )
     assert (row.saga_id, row.trace_id, row.dispatched_at) == (saga.saga_id, TRACE_ID, None)
-    assert parsed(row) == ReserveInventory(saga_id=saga.saga_id, order_id=order.pk, product_id=42, quantity=2)
+    assert parsed(row) == ReserveInventory(saga_id=saga.saga_id, order_id=order.pk, lines=LINE, price_override=True)
 
 
 @pytest.mark.django_db(databases=ORDERS_DB)
@@ -136,7 +140,7 @@ def test_each_placed_order_gets_its_own_saga_and_command():
 
     assert first.saga_id != second.saga_id
     assert first.order_id != second.order_id
-    assert [parsed(row).product_id for row in commands(second)] == [43]
+    assert [parsed(row).lines for row in commands(second)] == [(StockLine(product_id=43, quantity=2),)]
     assert len(commands(first)) == 1
 
 
@@ -194,7 +198,9 @@ def test_happy_path_reserves_then_charges_then_confirms():
         "ProcessPayment",
         TRACE_ID,
     )
-    assert parsed(payment) == ProcessPayment(saga_id=saga.saga_id, order_id=saga.order_id, amount=Decimal("19.98"))
+    assert parsed(payment) == ProcessPayment(
+        saga_id=saga.saga_id, order_id=saga.order_id, amount=Decimal("19.98"), user_id=7
+    )
 
     paid = apply(saga, PAID)
 
@@ -205,7 +211,7 @@ def test_happy_path_reserves_then_charges_then_confirms():
     order = Order.objects.get(pk=saga.order_id)
     assert (order.status, order.failure_reason) == (OrderStatus.CONFIRMED, "")
     *_, commit = commands(saga)
-    assert parsed(commit) == CommitInventory(saga_id=saga.saga_id, order_id=saga.order_id, product_id=42, quantity=2)
+    assert parsed(commit) == CommitInventory(saga_id=saga.saga_id, order_id=saga.order_id, lines=LINE)
     assert (stored.deadline_at, len(commands(saga))) == (None, 3)
 
 
@@ -225,7 +231,7 @@ def test_a_failed_payment_compensates_by_releasing_the_stock():
     assert (order.status, order.failure_reason) == (OrderStatus.FAILED, "payment declined")
     release = commands(saga)[-1]
     assert (release.routing_key, release.trace_id) == ("inventory.release", TRACE_ID)
-    assert parsed(release) == ReleaseInventory(saga_id=saga.saga_id, order_id=saga.order_id, product_id=42, quantity=2)
+    assert parsed(release) == ReleaseInventory(saga_id=saga.saga_id, order_id=saga.order_id, lines=LINE)
 
     apply(saga, RELEASED)
 
@@ -526,7 +532,7 @@ def deliver():
 
 
 def reserved_event(saga: SagaState, **changes) -> InventoryReserved:
-    fields = {"saga_id": saga.saga_id, "order_id": saga.order_id, "product_id": 42, "quantity": 2, "success": True}
+    fields = {"saga_id": saga.saga_id, "order_id": saga.order_id, "lines": LINE, "success": True}
     return InventoryReserved(**{**fields, **changes})
 
 
@@ -537,9 +543,7 @@ def test_replies_delivered_through_the_consumer_drive_the_saga(deliver):
     results = [
         deliver(reserved_event(saga)),
         deliver(PaymentProcessed(saga_id=saga.saga_id, order_id=saga.order_id, transaction_id="t", success=False)),
-        deliver(
-            InventoryReleased(saga_id=saga.saga_id, order_id=saga.order_id, product_id=42, quantity=2, success=True)
-        ),
+        deliver(InventoryReleased(saga_id=saga.saga_id, order_id=saga.order_id, lines=LINE, success=True)),
     ]
 
     assert [result.outcome for result in results] == [Outcome.OK] * 3
@@ -630,7 +634,7 @@ def test_a_consumer_batch_writes_its_steps_history_in_one_statement_in_order():
 def test_the_lean_writes_prepare_every_order_saga_and_history_value_as_its_field_would(
     user_id, quantity, status, reason, amount, at
 ):
-    order = {"user_id": user_id, "product_id": quantity, "quantity": quantity, "total_amount": amount}
+    order = {"user_id": user_id, "expected_total": amount, "total_amount": amount}
     saga = {"saga_id": uuid.uuid4(), "order_id": user_id, "status": status, "trace_id": reason, "deadline_at": at}
     history = {"saga": quantity + 1, "at": at, "to_status": status, "to_step": status, "event": reason}
     for model, values in (

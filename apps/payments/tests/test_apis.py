@@ -9,12 +9,19 @@ from apps.common.tests.http import assert_json_error
 from apps.payments.models import PaymentStatus
 from apps.payments.tests.factories import PaymentFactory
 
-PAYMENTS_DB = ["payments"]
+PAYMENTS_DB = ["default", "payments"]
 
 
 @pytest.fixture
-def client():
-    return APIClient()
+def client(operator_client):
+    """Staff with payments.view_payment, who see every order's payment."""
+    return operator_client
+
+
+def logged_in(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
 
 
 @pytest.mark.django_db(databases=PAYMENTS_DB)
@@ -26,7 +33,7 @@ def test_get_payment_of_an_order(client):
     assert response.status_code == 200
     body = response.json()
     assert body["order_id"] == 17
-    assert Decimal(str(body["amount"])) == Decimal("25.50")
+    assert body["amount"] == "25.50"
     assert body["status"] == "SUCCESS"
     assert body["transaction_id"] == "txn-17"
     assert body["failure_reason"] == ""
@@ -68,3 +75,24 @@ def test_payments_are_read_only(client, method):
     response = getattr(client, method)("/payments/17", {}, format="json")
 
     assert_json_error(response, 405, "METHOD_NOT_ALLOWED")
+
+
+@pytest.mark.django_db(databases=PAYMENTS_DB)
+def test_a_customer_sees_the_payment_of_their_own_order_only(django_user_model):
+    alice = django_user_model.objects.create_user("alice")
+    bob = django_user_model.objects.create_user("bob")
+    PaymentFactory(order_id=17, user_id=alice.pk)
+    PaymentFactory(order_id=18, user_id=bob.pk)
+
+    assert logged_in(alice).get("/payments/17").json()["order_id"] == 17
+    # Another customer's payment is not there for them, exactly like a payment that does not exist.
+    assert_json_error(logged_in(alice).get("/payments/18"), 404, "NOT_FOUND")
+    assert_json_error(logged_in(alice).get("/payments/19"), 404, "NOT_FOUND")
+
+
+@pytest.mark.django_db(databases=PAYMENTS_DB)
+def test_a_payment_from_before_customers_is_staff_only(django_user_model):
+    alice = django_user_model.objects.create_user("alice")
+    PaymentFactory(order_id=17, user_id=None)
+
+    assert_json_error(logged_in(alice).get("/payments/17"), 404, "NOT_FOUND")
