@@ -3,6 +3,8 @@
 import pytest
 from django.conf import settings
 
+from apps.common.tests.users import SEED_OPERATOR_PERMISSIONS, grant
+
 
 def pytest_report_header(config):
     engines = {alias: db["ENGINE"].rsplit(".", 1)[-1] for alias, db in settings.DATABASES.items()}
@@ -38,3 +40,20 @@ def rabbitmq_vhost(settings):
         yield url
     finally:
         rabbitmqctl("delete_vhost", vhost)
+
+
+@pytest.fixture
+def seed_operator(django_user_model):
+    password = "seed-operator-password"  # noqa: S105 (a test user's)
+    user = django_user_model.objects.create_user("seed-operator", password=password, is_staff=True)
+    return grant(user, *SEED_OPERATOR_PERMISSIONS)
+
+
+@pytest.fixture
+def operator_client(seed_operator):
+    """An API client logged in as the seed's operator (the seed's contract: user_id and total_amount in the body)."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(seed_operator)
+    return client

@@ -17,8 +17,8 @@ def ok(request):
 
 
 @pytest.mark.django_db(databases=USERS_AND_ORDERS)
-def test_an_api_call_without_cookie_skips_the_browser_middleware(client):
-    response = client.post("/orders", ORDER, content_type="application/json", HTTP_ACCEPT="application/json")
+def test_an_api_call_without_cookie_skips_the_browser_middleware(operator_client):
+    response = operator_client.post("/orders", ORDER, format="json", HTTP_ACCEPT="application/json")
 
     assert response.status_code == 201
     assert "X-Frame-Options" not in response

@@ -95,10 +95,10 @@ def test_oversized_body_is_refused_before_anything_is_written():
 
 
 @pytest.mark.django_db(databases=ALL_DATABASES)
-def test_body_at_the_size_limit_is_accepted():
+def test_body_at_the_size_limit_is_accepted(operator_client):
     body = ORDER + " " * (settings.MAX_REQUEST_BODY_BYTES - len(ORDER))
 
-    response = APIClient().generic("POST", "/orders", body, content_type="application/json")
+    response = operator_client.generic("POST", "/orders", body, content_type="application/json")
 
     assert len(body) == settings.MAX_REQUEST_BODY_BYTES
     assert response.status_code == 201

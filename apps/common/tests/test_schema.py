@@ -39,8 +39,9 @@ def resolve(schema: dict, node: dict) -> dict:
 
 
 def request_properties(schema: dict, path: str, method: str) -> set[str]:
-    body = schema["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
-    return set(resolve(schema, body)["properties"])
+    body = resolve(schema, schema["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"])
+    # A body of several shapes (oneOf) accepts the properties of each.
+    return set().union(*(shape["properties"] for shape in body.get("oneOf", [body])))
 
 
 def response_properties(schema: dict, path: str, method: str, status: str = "200") -> set[str]:
@@ -77,13 +78,20 @@ def test_schema_operation_ids_are_unique(schema):
 @pytest.mark.parametrize(
     ("path", "method", "properties"),
     [
-        ("/orders", "post", {"user_id", "product_id", "quantity", "total_amount"}),
+        ("/orders", "post", {"lines", "user_id", "product_id", "quantity", "expected_total", "total_amount"}),
         ("/inventory", "post", {"product_id", "available_qty", "name", "unit_price", "currency"}),
         ("/inventory/{product_id}", "put", {"available_qty", "name", "unit_price", "currency"}),
     ],
 )
 def test_schema_documents_each_request_body(schema, path, method, properties):
     assert request_properties(schema, path, method) == properties
+
+
+def test_an_order_body_is_lines_or_the_seed_single_product(schema):
+    body = resolve(schema, schema["paths"]["/orders"]["post"]["requestBody"]["content"]["application/json"]["schema"])
+    by_lines, by_product = body["oneOf"]
+    assert (by_lines["required"], by_product["required"]) == (["lines"], ["product_id", "quantity"])
+    assert (by_lines["properties"]["lines"]["minItems"], by_lines["properties"]["lines"]["maxItems"]) == (1, 50)
 
 
 @pytest.mark.parametrize(
