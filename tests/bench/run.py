@@ -383,12 +383,14 @@ class Bench:
 
 
 def _insert_rows(outbox, count: int) -> list[int]:
-    from apps.messaging.contracts import ReserveInventory
+    from apps.messaging.contracts import ReserveInventory, StockLine
     from apps.messaging.models import OutboxMessage
 
     batch = []
     for order_id in range(count):
-        message = ReserveInventory(saga_id=uuid.uuid4(), order_id=order_id + 1, product_id=1, quantity=1)
+        message = ReserveInventory(
+            saga_id=uuid.uuid4(), order_id=order_id + 1, lines=(StockLine(product_id=1, quantity=1),)
+        )
         batch.append(
             OutboxMessage(
                 exchange=message.exchange,

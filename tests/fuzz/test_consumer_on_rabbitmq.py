@@ -5,6 +5,7 @@ import random
 import threading
 import time
 import uuid
+from decimal import Decimal
 
 import pytest
 from kombu import Connection, Producer
@@ -15,7 +16,8 @@ from apps.messaging.consumer import ConsumerSpec, ConsumerWorker
 pytestmark = [
     pytest.mark.mariadb,
     pytest.mark.rabbitmq,
-    pytest.mark.django_db(databases=["inventory"], transaction=True),
+    # default too: Django asks it whether an INSERT can return the columns a database default fills.
+    pytest.mark.django_db(databases=["default", "inventory"], transaction=True),
 ]
 
 GARBAGE = 150
@@ -75,7 +77,7 @@ def wait_for(predicate, what: str, timeout: float = 60) -> None:
 
 
 def test_a_consumer_fed_garbage_keeps_consuming_and_good_messages_land(rabbitmq_vhost):
-    Inventory.objects.create(product_id=PRODUCT, available_qty=1000)
+    Inventory.objects.create(product_id=PRODUCT, available_qty=1000, unit_price=Decimal("1.00"))
     worker = ConsumerWorker(ConsumerSpec.from_settings("inventory"), url=rabbitmq_vhost, prefetch=10)
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()

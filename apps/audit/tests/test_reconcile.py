@@ -25,9 +25,7 @@ APPLIED, REJECTED = InventoryOutcome.APPLIED, InventoryOutcome.REJECTED
 RESERVE, RELEASE, COMMIT = InventoryAction.RESERVE, InventoryAction.RELEASE, InventoryAction.COMMIT
 
 
-def saga(
-    status, step, order_status, *, quantity, product_id=PRODUCT, amount="10.00", overridden=True
-) -> SagaState:
+def saga(status, step, order_status, *, quantity, product_id=PRODUCT, amount="10.00", overridden=True) -> SagaState:
     """An order and its saga; its total was set by staff (the seed's contract) unless not ``overridden``."""
     order = OrderFactory(
         product_id=product_id,
@@ -119,9 +117,7 @@ def test_an_order_charged_at_its_catalog_prices_is_consistent(world):
 
 
 def test_an_order_whose_total_is_not_its_catalog_total(world):
-    order = saga(
-        SagaStatus.IN_PROGRESS, SagaStep.PROCESSING_PAYMENT, OrderStatus.PENDING, quantity=4, overridden=False
-    )
+    order = saga(SagaStatus.IN_PROGRESS, SagaStep.PROCESSING_PAYMENT, OrderStatus.PENDING, quantity=4, overridden=False)
     log(order.order_id, RESERVE, 4, unit_price=Decimal("0.01"))
     stock(reserved_qty=4, available_qty=-4)
 

@@ -6,7 +6,7 @@ import pytest
 from django.db import connections, transaction
 
 from apps.inventory.models import Inventory, InventoryAction, InventoryLog, InventoryOutcome
-from apps.inventory.services import StockDecision, StockLine, inventory_release, inventory_reserve
+from apps.inventory.services import StockLine, inventory_release, inventory_reserve
 from apps.inventory.tests.stock import PRICE, decided
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.django_db(databases=["inventory"], transaction=True)]
@@ -74,7 +74,7 @@ def test_reserve_racing_release_of_the_same_order_never_leaves_stock_held():
 
         assert stock(1) == (100, 0), f"round {order_id}: {reserved}, {released}"
         assert (reserved, released) in [
-            (StockDecision(True, 1, 3), StockDecision(True, 1, 3)),
+            (decided(True, 1, 3, priced=True), decided(True, 1, 3)),
             (
                 decided(False, 1, 3, "order already released"),
                 decided(True, 1, 0, "nothing was reserved"),
@@ -91,7 +91,7 @@ def test_twin_reserves_of_one_order_take_stock_once():
             reserve_call(order_id=order_id, product_id=1, quantity=2),
         )
 
-        assert first == second == StockDecision(True, 1, 2), f"round {order_id}"
+        assert first == second == decided(True, 1, 2, priced=True), f"round {order_id}"
         assert stock(1) == (100 - 2 * order_id, 2 * order_id)
         assert InventoryLog.objects.filter(order_id=order_id).count() == 1
 
@@ -106,5 +106,5 @@ def test_twin_releases_of_one_order_give_back_once():
             release_call(order_id=order_id, product_id=1), release_call(order_id=order_id, product_id=1)
         )
 
-        assert first == second == StockDecision(True, 1, 2), f"round {order_id}"
+        assert first == second == decided(True, 1, 2), f"round {order_id}"
         assert stock(1) == (100, 0)

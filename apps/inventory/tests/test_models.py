@@ -61,14 +61,16 @@ def test_stock_may_reach_zero():
     assert stock_of(inventory)[:2] == (0, 0)
 
 
-def test_one_decision_per_order_and_action():
+def test_one_decision_per_order_action_and_line():
     InventoryLogFactory(order_id=1, product_id=42, action=InventoryAction.RESERVE, quantity=3)
+    InventoryLogFactory(order_id=1, product_id=43, action=InventoryAction.RESERVE, quantity=1)
 
     with pytest.raises(IntegrityError), transaction.atomic(using="inventory"):
-        InventoryLogFactory(order_id=1, product_id=43, action=InventoryAction.RESERVE, quantity=1)
+        InventoryLogFactory(order_id=1, product_id=42, action=InventoryAction.RESERVE, quantity=1)
 
-    assert list(InventoryLog.objects.values_list("order_id", "product_id", "action", "quantity")) == [
-        (1, 42, "RESERVE", 3)
+    assert list(InventoryLog.objects.order_by("product_id").values_list("order_id", "product_id", "quantity")) == [
+        (1, 42, 3),
+        (1, 43, 1),
     ]
 
 

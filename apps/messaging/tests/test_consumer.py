@@ -8,7 +8,7 @@ import pytest
 from django.db import OperationalError
 from kombu import Connection, Producer
 
-from apps.messaging.contracts import InventoryReserved, ReserveInventory
+from apps.messaging.contracts import InventoryReserved, ReserveInventory, StockLine
 from apps.messaging.models import InboxMessage, OutboxMessage
 from apps.messaging.outbox import outbox_enqueue
 from apps.messaging.tests.workers import wait_for
@@ -25,8 +25,7 @@ def reply(message, context):
     answer = InventoryReserved(
         saga_id=message.saga_id,
         order_id=message.order_id,
-        product_id=message.product_id,
-        quantity=message.quantity,
+        lines=message.lines,
         success=True,
     )
     outbox_enqueue(using="orders", message=answer, trace_id=context.trace_id)
@@ -47,7 +46,9 @@ def publish(url, body, *, message_id=None, routing_key="inventory.reserve", head
 
 
 def reserve_body(order_id=1):
-    return ReserveInventory(saga_id=uuid.uuid4(), order_id=order_id, product_id=5, quantity=1).to_body()
+    return ReserveInventory(
+        saga_id=uuid.uuid4(), order_id=order_id, lines=(StockLine(product_id=5, quantity=1),)
+    ).to_body()
 
 
 def dlq_messages(url):

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from kombu import Connection
 
-from apps.messaging.contracts import InventoryReserved
+from apps.messaging.contracts import InventoryReserved, StockLine
 from apps.messaging.dispatch import AfterCommitDispatch, dispatching_after_commit
 from apps.messaging.models import OutboxMessage
 from apps.messaging.outbox import outbox_enqueue
@@ -59,7 +59,9 @@ def test_rows_a_consumer_could_not_publish_go_out_through_the_relay_after_the_gr
     settings.OUTBOX_DISPATCH_GRACE = 5.0
     unreachable = ConfirmingPublisher("amqp://guest:guest@127.0.0.1:1//", confirm_timeout=1)
     dispatch = AfterCommitDispatch(databases={"orders"}, publisher=unreachable)
-    message = InventoryReserved(saga_id=uuid.uuid4(), order_id=7, product_id=5, quantity=1, success=True)
+    message = InventoryReserved(
+        saga_id=uuid.uuid4(), order_id=7, lines=(StockLine(product_id=5, quantity=1),), success=True
+    )
     with dispatching_after_commit(dispatch), transaction.atomic(using="orders"):
         outbox_enqueue(using="orders", message=message, trace_id="t-2")
 
@@ -86,7 +88,9 @@ def test_rows_a_consumer_could_not_publish_go_out_through_the_relay_after_the_gr
 def test_a_rolled_back_transaction_leaves_nothing_to_publish(rabbitmq_vhost):
     publisher = ConfirmingPublisher(rabbitmq_vhost, confirm_timeout=10)
     dispatch = AfterCommitDispatch(databases={"orders"}, publisher=publisher)
-    message = InventoryReserved(saga_id=uuid.uuid4(), order_id=8, product_id=5, quantity=1, success=True)
+    message = InventoryReserved(
+        saga_id=uuid.uuid4(), order_id=8, lines=(StockLine(product_id=5, quantity=1),), success=True
+    )
     try:
         with dispatching_after_commit(dispatch):
             with contextlib.suppress(RuntimeError), transaction.atomic(using="orders"):
@@ -112,11 +116,13 @@ def test_switched_off_the_rows_are_left_to_the_relay(run_consumer, rabbitmq_vhos
 
 
 @pytest.mark.django_db(databases=["default", "orders"], transaction=True)
-def test_the_web_publishes_what_a_request_committed_once_the_response_is_closed(rabbitmq_vhost, client, settings):
+def test_the_web_publishes_what_a_request_committed_once_the_response_is_closed(
+    rabbitmq_vhost, operator_client, settings
+):
     settings.WEB_DISPATCH_AFTER_RESPONSE = True
     body = {"user_id": 1, "product_id": 5, "quantity": 1, "total_amount": "2.50"}
 
-    response = client.post("/orders", body, content_type="application/json")
+    response = operator_client.post("/orders", body, format="json")
 
     assert response.status_code == 201
     # The test client closes the response as a server does after sending it; the mark follows shortly.
@@ -131,7 +137,9 @@ def test_the_web_publishes_what_a_request_committed_once_the_response_is_closed(
         == {
             "saga_id": response.json()["saga_id"],
             "order_id": response.json()["order_id"],
+            "lines": [{"product_id": 5, "quantity": 1}],
             "product_id": 5,
             "quantity": 1,
+            "price_override": True,
         }
     )

@@ -13,7 +13,7 @@ from django.db import OperationalError
 from kombu import Connection, Producer
 
 from apps.messaging.consumer import Unprocessable
-from apps.messaging.contracts import InventoryReserved, ReserveInventory
+from apps.messaging.contracts import InventoryReserved, ReserveInventory, StockLine
 from apps.messaging.dlq import UnknownQueue, dlq_resolve
 from apps.messaging.models import InboxMessage, OutboxMessage
 from apps.messaging.outbox import outbox_enqueue
@@ -102,8 +102,7 @@ def consumer(rabbitmq_vhost, settings):
         answer = InventoryReserved(
             saga_id=message.saga_id,
             order_id=message.order_id,
-            product_id=message.product_id,
-            quantity=message.quantity,
+            lines=message.lines,
             success=True,
         )
         outbox_enqueue(using="orders", message=answer, trace_id=context.trace_id)
@@ -115,7 +114,9 @@ def consumer(rabbitmq_vhost, settings):
 
 def publish_reserve(url: str, *, order_id: int) -> str:
     message_id = str(uuid.uuid4())
-    body = ReserveInventory(saga_id=uuid.uuid4(), order_id=order_id, product_id=5, quantity=1).to_body()
+    body = ReserveInventory(
+        saga_id=uuid.uuid4(), order_id=order_id, lines=(StockLine(product_id=5, quantity=1),)
+    ).to_body()
     with Connection(url) as connection:
         Producer(connection).publish(
             json.dumps(body).encode(),

@@ -11,7 +11,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 from kombu import Connection
 
-from apps.messaging.contracts import ReserveInventory
+from apps.messaging.contracts import ReserveInventory, StockLine
 from apps.messaging.follower import RelayFollower, relay_follows
 from apps.messaging.models import OutboxMessage
 from apps.messaging.publisher import ConfirmingPublisher
@@ -27,7 +27,9 @@ pytestmark = [
 def add_rows(count: int, *, routing_key: str = "inventory.reserve") -> list[OutboxMessage]:
     rows = []
     for order_id in range(1, count + 1):
-        message = ReserveInventory(saga_id=uuid.uuid4(), order_id=order_id, product_id=1, quantity=1)
+        message = ReserveInventory(
+            saga_id=uuid.uuid4(), order_id=order_id, lines=(StockLine(product_id=1, quantity=1),)
+        )
         rows.append(
             OutboxMessage(
                 exchange=message.exchange,
