@@ -10,17 +10,25 @@ from apps.common.tests.http import assert_json_error
 from apps.messaging.models import OutboxMessage
 from apps.orders.models import Order, OrderIdempotencyKey, SagaState
 
-ORDERS_DB = ["orders"]
+ORDERS_DB = ["default", "orders"]
 VALID_ORDER = {"user_id": 7, "product_id": 42, "quantity": 2, "total_amount": "19.98"}
 
 
-def post(body: dict, key: str | None = None):
-    headers = {} if key is None else {"HTTP_IDEMPOTENCY_KEY": key}
-    return APIClient().post("/orders", body, format="json", **headers)
+@pytest.fixture
+def post(operator):
+    """``post(body, key)``: POST /orders as the operator, from a client of its own (threads may share none)."""
+
+    def send(body: dict, key: str | None = None):
+        headers = {} if key is None else {"HTTP_IDEMPOTENCY_KEY": key}
+        client = APIClient()
+        client.force_authenticate(operator)
+        return client.post("/orders", body, format="json", **headers)
+
+    return send
 
 
 @pytest.mark.django_db(databases=ORDERS_DB)
-def test_a_retry_with_the_same_key_and_body_gets_the_first_answer():
+def test_a_retry_with_the_same_key_and_body_gets_the_first_answer(post):
     first = post(VALID_ORDER, key="order-7-a")
     retry = post({**VALID_ORDER, "total_amount": 19.98}, key="order-7-a")
 
@@ -36,7 +44,7 @@ def test_a_retry_with_the_same_key_and_body_gets_the_first_answer():
 
 
 @pytest.mark.django_db(databases=ORDERS_DB)
-def test_the_replay_repeats_the_first_status_even_after_the_order_moved_on():
+def test_the_replay_repeats_the_first_status_even_after_the_order_moved_on(post):
     first = post(VALID_ORDER, key="k").json()
     Order.objects.filter(pk=first["order_id"]).update(status="CONFIRMED")
 
@@ -44,7 +52,7 @@ def test_the_replay_repeats_the_first_status_even_after_the_order_moved_on():
 
 
 @pytest.mark.django_db(databases=ORDERS_DB)
-def test_the_same_key_with_another_body_is_422():
+def test_the_same_key_with_another_body_is_422(post):
     post(VALID_ORDER, key="order-7-a")
 
     response = post({**VALID_ORDER, "quantity": 3}, key="order-7-a")
@@ -55,13 +63,13 @@ def test_the_same_key_with_another_body_is_422():
 
 @pytest.mark.parametrize("key", ["", "x" * 256, "tab\there"])
 @pytest.mark.django_db(databases=ORDERS_DB)
-def test_an_unusable_key_is_400(key):
+def test_an_unusable_key_is_400(post, key):
     assert_json_error(post(VALID_ORDER, key=key), 400, "INVALID_REQUEST")
     assert not Order.objects.exists()
 
 
 @pytest.mark.django_db(databases=ORDERS_DB)
-def test_an_invalid_body_stores_no_key_so_the_corrected_retry_places_the_order():
+def test_an_invalid_body_stores_no_key_so_the_corrected_retry_places_the_order(post):
     assert post({**VALID_ORDER, "quantity": 0}, key="k").status_code == 400
     assert not OrderIdempotencyKey.objects.exists()
 
@@ -70,7 +78,7 @@ def test_an_invalid_body_stores_no_key_so_the_corrected_retry_places_the_order()
 
 @pytest.mark.mariadb
 @pytest.mark.django_db(databases=ORDERS_DB, transaction=True)
-def test_twenty_concurrent_identical_requests_place_one_order():
+def test_twenty_concurrent_identical_requests_place_one_order(post):
     count = 20
     barrier = threading.Barrier(count)
     responses: list = [None] * count

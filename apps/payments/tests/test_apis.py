@@ -3,18 +3,18 @@
 from decimal import Decimal
 
 import pytest
-from rest_framework.test import APIClient
 
 from apps.common.tests.http import assert_json_error
 from apps.payments.models import PaymentStatus
 from apps.payments.tests.factories import PaymentFactory
 
-PAYMENTS_DB = ["payments"]
+PAYMENTS_DB = ["default", "payments"]
 
 
 @pytest.fixture
-def client():
-    return APIClient()
+def client(api_client):
+    """The operator, who reads every order's payment (payments.view_payment)."""
+    return api_client
 
 
 @pytest.mark.django_db(databases=PAYMENTS_DB)
