@@ -172,7 +172,7 @@ class ProductOutputSerializer(serializers.Serializer):
 
 
 class ProductsApi(APIView):
-    # The catalog is the shop window: open even where API_REQUIRE_AUTHENTICATION closes the rest.
+    # The catalog is the shop window: open to anonymous callers while the rest needs a login.
     permission_classes = [AllowAny]
     pagination_class = keyed_pagination("products")
 
