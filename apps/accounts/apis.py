@@ -21,8 +21,10 @@ class TokenApi(APIView):
 
     @extend_schema_serializer(component_name="TokenRequest")
     class InputSerializer(FlatInputSerializer):
-        username = StrictCharField(max_length=150)
-        password = StrictCharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+        username = StrictCharField(min_length=1, max_length=150, trim_whitespace=False)
+        password = StrictCharField(
+            min_length=1, max_length=4096, trim_whitespace=False, style={"input_type": "password"}
+        )
 
     @extend_schema_serializer(component_name="Token")
     class OutputSerializer(serializers.Serializer):
