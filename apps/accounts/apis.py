@@ -1,4 +1,5 @@
 from django.contrib.auth import authenticate
+from django.contrib.auth.signals import user_logged_in
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -49,6 +50,8 @@ class TokenApi(APIView):
             error.auth_header = BearerTokenAuthentication().authenticate_header(request)
             raise error
         token, expiry = token_create(user=user)
+        # As a session login does: Django records last_login, and any receiver sees the login.
+        user_logged_in.send(sender=type(user), request=request, user=user)
         return Response(self.OutputSerializer({"token": token, "expiry": expiry}).data)
 
 

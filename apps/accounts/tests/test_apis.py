@@ -32,6 +32,14 @@ def test_token_login_answers_a_token_and_its_expiry(customer, settings):
 
 
 @pytest.mark.django_db(databases=USERS_DB)
+def test_a_token_login_records_the_last_login(customer):
+    login("customer", "customer-password")
+
+    customer.refresh_from_db()
+    assert customer.last_login is not None
+
+
+@pytest.mark.django_db(databases=USERS_DB)
 def test_tokens_are_stored_as_digests_only(customer):
     token = login("customer", "customer-password").json()["token"]
 
