@@ -322,7 +322,8 @@ REST_KNOX = {
 }
 
 # The throttles' counters. Several web processes must share them: Redis when REDIS_URL (or
-# CACHE_URL) is set, as on the server stack; otherwise each process counts alone (make run, tests).
+# CACHE_URL, a redis:// URL too) is set, as on the server stack; otherwise each process counts
+# alone (make run, tests).
 CACHE_URL = env.str("REDIS_URL", default="") or env.str("CACHE_URL", default="")
 CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", default="")
 if CACHE_URL:
@@ -331,7 +332,7 @@ if CACHE_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": CACHE_URL,
             "KEY_PREFIX": CACHE_KEY_PREFIX,
-            # A Redis that hangs costs a request this much at most (the throttles then let it through).
+            # Each call to a Redis that hangs gives up after this long, and the throttle lets the request through.
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }
