@@ -7,13 +7,15 @@ STAMP := $(VENV)/.installed
 
 MARIADB_URL ?= mysql://root@127.0.0.1:3306
 RABBITMQ_URL ?= amqp://guest:guest@127.0.0.1:5672//
+REDIS_URL ?= redis://127.0.0.1:6379/0
 
-# The stack's defaults (make run-stack): every app database on the local MariaDB.
+# The stack's defaults (make run-stack): every app database on the local MariaDB, throttle counters in the local Redis.
 STACK_ENV = DATABASE_URL=$${DATABASE_URL:-$(MARIADB_URL)/sagas_default} \
 	ORDERS_DATABASE_URL=$${ORDERS_DATABASE_URL:-$(MARIADB_URL)/sagas_orders} \
 	INVENTORY_DATABASE_URL=$${INVENTORY_DATABASE_URL:-$(MARIADB_URL)/sagas_inventory} \
 	PAYMENTS_DATABASE_URL=$${PAYMENTS_DATABASE_URL:-$(MARIADB_URL)/sagas_payments} \
-	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(RABBITMQ_URL)}
+	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(RABBITMQ_URL)} \
+	REDIS_URL=$${REDIS_URL:-$(REDIS_URL)}
 
 .PHONY: run run-stack test test-sqlite test-mariadb test-tools test-cluster cluster cluster-down lint format bench bench-instructions services system-deps venv clean
 
@@ -48,7 +50,7 @@ test-tools:
 		fi; \
 	fi
 
-# MariaDB and RabbitMQ for the stack and the server tests: start them if they are down and we may.
+# MariaDB, RabbitMQ and Redis for the stack and the server tests: start them if they are down and we may.
 services:
 	@bash deploy/scripts/ensure-services.sh
 
@@ -71,9 +73,9 @@ test: test-sqlite test-mariadb
 # Pass 1: everything that needs no server, on SQLite (the embedded default).
 test-sqlite: venv
 	@echo "== tests on SQLite (embedded default) =="
-	$(BIN)/pytest -m "not mariadb and not rabbitmq and not e2e and not cluster" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not mariadb and not rabbitmq and not redis and not e2e and not cluster" $(PYTEST_ARGS)
 
-# Pass 2: the whole suite but the embedded mode on MariaDB + RabbitMQ, in fresh databases and vhosts.
+# Pass 2: the whole suite but the embedded mode on MariaDB + RabbitMQ + Redis, in fresh databases and vhosts.
 test-mariadb: venv services test-tools
 	@echo "== tests on MariaDB + RabbitMQ (fresh databases, fresh vhost) =="
 	TEST_DB=mariadb TEST_RUN_ID=t$$(date +%s)$$$$ $(BIN)/pytest -m "not embedded and not cluster" $(PYTEST_ARGS)

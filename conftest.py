@@ -3,8 +3,6 @@
 import pytest
 from django.conf import settings
 
-from apps.common.tests.users import SEED_OPERATOR_PERMISSIONS, grant
-
 
 def pytest_report_header(config):
     engines = {alias: db["ENGINE"].rsplit(".", 1)[-1] for alias, db in settings.DATABASES.items()}
@@ -20,6 +18,14 @@ def _server_tests_need_servers(request):
     """A server test run without its server fails loudly: it is never skipped."""
     if request.node.get_closest_marker("mariadb") and not on_mariadb():
         pytest.fail("marked mariadb but the run is not on MariaDB: run it through `make test` (TEST_DB=mariadb)")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counters():
+    """Throttle counts (login failures, orders per user and address) start at zero in every test."""
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 @pytest.fixture
@@ -42,18 +48,70 @@ def rabbitmq_vhost(settings):
         rabbitmqctl("delete_vhost", vhost)
 
 
-@pytest.fixture
-def seed_operator(django_user_model):
-    password = "seed-operator-password"  # noqa: S105 (a test user's)
-    user = django_user_model.objects.create_user("seed-operator", password=password, is_staff=True)
-    return grant(user, *SEED_OPERATOR_PERMISSIONS)
+# --- Who calls the API -------------------------------------------------------
+# Users live on ``default``: a test using these declares it among its databases.
 
 
 @pytest.fixture
-def operator_client(seed_operator):
-    """An API client logged in as the seed's operator (the seed's contract: user_id and total_amount in the body)."""
+def customer(django_user_model):
+    """A customer: logged in, no staff powers."""
+    return django_user_model.objects.create_user("customer", password="customer-password")
+
+
+@pytest.fixture
+def other_customer(django_user_model):
+    return django_user_model.objects.create_user("other-customer", password="other-customer-password")
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    """Staff (may log into the admin) holding no permission at all."""
+    return django_user_model.objects.create_user("staff", password="staff-password", is_staff=True)
+
+
+@pytest.fixture
+def operator():
+    """Staff with the seed operator's permissions (manage.py create_customer --seed-operator)."""
+    from apps.accounts.services import OPERATOR_PERMISSIONS, customer_upsert
+
+    return customer_upsert(
+        username="operator", password="operator-password", staff=True, permissions=OPERATOR_PERMISSIONS
+    )
+
+
+@pytest.fixture
+def bearer_client():
+    """``bearer_client(user)``: an APIClient sending ``Authorization: Bearer <a new token of user>``."""
+    from rest_framework.test import APIClient
+
+    from apps.accounts.services import token_create
+
+    def build(user):
+        token, _ = token_create(user=user)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        client.token = token
+        return client
+
+    return build
+
+
+@pytest.fixture
+def api_client(operator):
+    """An APIClient logged in as the operator, for tests about something other than who may call what."""
     from rest_framework.test import APIClient
 
     client = APIClient()
-    client.force_authenticate(seed_operator)
+    client.force_authenticate(operator)
     return client
+
+
+@pytest.fixture
+def seed_operator(operator):
+    return operator
+
+
+@pytest.fixture
+def operator_client(api_client):
+    """The seed's caller: staff who may place for any user_id at the total_amount they send."""
+    return api_client

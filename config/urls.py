@@ -1,10 +1,19 @@
 from django.contrib import admin
+from django.contrib.auth.views import LoginView
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from apps.accounts.views import login_lockout
 from apps.common.apis import HealthApi, ReadyApi
 
 urlpatterns = [
+    # Ahead of the admin's and DRF's own login routes: the same views, behind the login lockout.
+    path("admin/login/", login_lockout(admin.site.login), name="admin-login"),
+    path(
+        "api-auth/login/",
+        login_lockout(LoginView.as_view(template_name="rest_framework/login.html")),
+        name="api-auth-login",
+    ),
     path("admin/", admin.site.urls),
     path("api-auth/", include("rest_framework.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -12,6 +21,7 @@ urlpatterns = [
     path("health", HealthApi.as_view(), name="health"),
     path("ready", ReadyApi.as_view(), name="ready"),
     path("", include("django_prometheus.urls")),
+    path("", include("apps.accounts.urls")),
     path("", include("apps.orders.urls")),
     path("", include("apps.inventory.urls")),
     path("", include("apps.payments.urls")),

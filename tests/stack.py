@@ -5,7 +5,6 @@ it is asked for as subprocesses (each in its own process group, with its log in
 a file), and removes everything when closed.
 """
 
-import base64
 import contextlib
 import itertools
 import json
@@ -33,6 +32,9 @@ URL_VARIABLES = {
     "payments": "PAYMENTS_DATABASE_URL",
 }
 STAFF = ("e2e-admin", "e2e-password-123")
+# Every request of the harness runs as this user, staff with the seed's permissions (create_customer --seed-operator).
+OPERATOR = "e2e-operator"
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 _counter = itertools.count(1)
 
 
@@ -76,6 +78,7 @@ class Stack:
         self.databases = {alias: f"{self.name}_{alias}" for alias in ALIASES}
         self.vhost = self.name
         self.port = free_port()
+        self.token = ""
         self.processes: dict[str, subprocess.Popen] = {}
         self.metrics_ports: dict[str, int] = {}
         self._log_files = {}
@@ -100,6 +103,13 @@ class Stack:
             "DJANGO_SUPERUSER_USERNAME": STAFF[0],
             "DJANGO_SUPERUSER_PASSWORD": STAFF[1],
             "DJANGO_SUPERUSER_EMAIL": "e2e@example.com",
+            # The throttles count in the machine's Redis, under this stack's own keys. Scenarios send
+            # bursts as one user from one address: the order throttles are off unless a test sets them
+            # (tests/e2e/test_limits.py), as DRF keeps one timestamp per counted request.
+            "REDIS_URL": REDIS_URL,
+            "CACHE_KEY_PREFIX": self.name,
+            "THROTTLE_ORDERS_USER": "off",
+            "THROTTLE_ORDERS_IP": "off",
             **{URL_VARIABLES[alias]: f"mysql://{database_server}/{db}" for alias, db in self.databases.items()},
             **(env or {}),
         }
@@ -113,7 +123,12 @@ class Stack:
         self._rabbitmqctl("set_permissions", "-p", self.vhost, "guest", ".*", ".*", ".*")
         self.manage("migrate_all", "--verbosity", "0")
         self.manage("createsuperuser", "--noinput")
+        self.token = self.manage("create_customer", OPERATOR, "--seed-operator").stdout.strip()
         return self
+
+    def auth_headers(self) -> dict[str, str]:
+        """The operator's ``Authorization: Bearer`` header, for clients other than ``http``."""
+        return {"Authorization": f"Bearer {self.token}"}
 
     def close(self) -> None:
         for name in list(self.processes):
@@ -221,15 +236,19 @@ class Stack:
         }
 
     # --- HTTP --------------------------------------------------------------
-    def http(self, method: str, path: str, body=None, *, staff: bool = False) -> tuple[int, dict]:
+    def http(
+        self, method: str, path: str, body=None, *, staff: bool = False, token: str | None = None
+    ) -> tuple[int, dict]:
+        """A request as the operator (``staff`` is kept for readability: the operator is staff), or with
+        ``token`` (``""``: anonymous)."""
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, method=method)
         request.add_header("Accept", "application/json")
         if data is not None:
             request.add_header("Content-Type", "application/json")
-        if staff:
-            token = base64.b64encode(f"{STAFF[0]}:{STAFF[1]}".encode()).decode()
-            request.add_header("Authorization", f"Basic {token}")
+        token = self.token if token is None else token
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return response.status, json.loads(response.read() or b"{}")

@@ -27,6 +27,8 @@ K8S = DEPLOY / "k8s"
 BIN = Path(sys.executable).parent
 PROCESSES = tuple(procfile())
 APP_SERVICES = (*PROCESSES, "migrate")
+# Servers the deployment runs beside the app's own image: Redis holds the web's throttle counters.
+SERVERS = {"redis"}
 # Variables the README documents that a deployment never sets: fault injection for tests, the name
 # each Procfile line gives itself, and the admin user that `make run` ensures.
 # METRICS_PORT is set per Procfile line (one per container), never for the whole stack.
@@ -89,6 +91,7 @@ def test_compose_file_resolves_with_the_example_environment(compose):
     assert set(compose["services"]) == {
         "mysql",
         "rabbitmq",
+        "redis",
         "migrate",
         *PROCESSES,
         "prometheus",
@@ -110,7 +113,7 @@ def test_every_process_runs_its_procfile_line_from_one_image(compose):
 
 def test_servers_come_up_healthy_then_migrations_then_the_processes(compose):
     services = compose["services"]
-    for name in ("mysql", "rabbitmq", *PROCESSES, "prometheus", "grafana"):
+    for name in ("mysql", "rabbitmq", "redis", *PROCESSES, "prometheus", "grafana"):
         assert services[name].get("healthcheck", {}).get("test"), f"{name} has no health check"
     assert services["migrate"]["depends_on"] == {
         "mysql": {"condition": "service_healthy", "required": True},
@@ -118,6 +121,7 @@ def test_servers_come_up_healthy_then_migrations_then_the_processes(compose):
     }
     for name in set(PROCESSES) - {"flower"}:
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully", name
+        assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy", name
     assert services["grafana"]["depends_on"]["prometheus"]["condition"] == "service_healthy"
     assert services["migrate"]["restart"] == "no"
 
@@ -150,6 +154,22 @@ def test_the_example_environment_lists_every_variable():
     assert referenced - set(example) == set(), "compose reads variables .env.example does not list"
     assert readme_variables() - NOT_DEPLOYED - set(example) == set(), "README documents variables it does not list"
     assert set(example) - referenced == set(), ".env.example lists variables compose never reads"
+
+
+def test_every_app_process_counts_its_throttles_in_the_compose_redis(compose):
+    services = compose["services"]
+    for name in APP_SERVICES:
+        assert services[name]["environment"]["REDIS_URL"] == "redis://redis:6379/0", name
+    redis = services["redis"]
+    assert redis["image"].startswith("redis:7")
+    assert "--save" in redis["command"]
+    assert "ports" not in redis, "Redis is reached inside the compose network only"
+
+
+def test_no_deployment_sets_the_removed_login_switch(compose):
+    for name in APP_SERVICES:
+        assert "API_REQUIRE_AUTHENTICATION" not in compose["services"][name]["environment"], name
+    assert "API_REQUIRE_AUTHENTICATION" not in of_kind("ConfigMap")["saga-orders-config"]["data"]
 
 
 def test_compose_holds_no_secret_and_demands_every_one(compose):
@@ -263,9 +283,14 @@ def test_the_kustomization_applies_every_manifest_but_the_migration_job():
     assert set(kustomization["resources"]) == files
 
 
-def test_a_deployment_per_process_with_web_and_consumers_scaled_out_and_one_beat():
-    deployments = of_kind("Deployment")
+def app_deployments() -> dict[str, dict]:
+    return {name: document for name, document in of_kind("Deployment").items() if name not in SERVERS}
 
+
+def test_a_deployment_per_process_with_web_and_consumers_scaled_out_and_one_beat():
+    deployments = app_deployments()
+
+    assert set(of_kind("Deployment")) == set(PROCESSES) | SERVERS
     assert set(deployments) == set(PROCESSES)
     for name, deployment in deployments.items():
         assert containers(deployment)[0]["args"] == [name]
@@ -294,7 +319,7 @@ def test_every_deployment_has_resources_and_probes_and_web_probes_ready_and_heal
 
 
 def test_one_image_for_every_deployment_and_the_migration_job():
-    workloads = [*of_kind("Deployment").values(), *of_kind("Job").values()]
+    workloads = [*app_deployments().values(), *of_kind("Job").values()]
     images = {container["image"] for workload in workloads for container in containers(workload)}
 
     assert len(images) == 1, images
@@ -307,7 +332,7 @@ def test_secrets_only_by_reference_and_settings_from_the_config_map():
     assert of_kind("Secret") == {}
     config_maps = of_kind("ConfigMap")
     for _, document in manifests():
-        if document["kind"] not in ("Deployment", "Job"):
+        if document["kind"] not in ("Deployment", "Job") or document["metadata"]["name"] in SERVERS:
             continue
         for container in containers(document):
             for variable in container.get("env", []):
@@ -315,6 +340,19 @@ def test_secrets_only_by_reference_and_settings_from_the_config_map():
             references = {next(iter(source)): next(iter(source.values()))["name"] for source in container["envFrom"]}
             assert references == {"configMapRef": "saga-orders-config", "secretRef": "saga-orders-secrets"}
     assert not [name for name in config_maps["saga-orders-config"]["data"] if SECRET_NAMES.search(name)]
+
+
+def test_redis_runs_in_the_cluster_and_the_secret_names_its_url():
+    [redis] = containers(of_kind("Deployment")["redis"])
+    service = of_kind("Service")["redis"]
+    readme = (K8S / "README.md").read_text()
+
+    assert redis["image"].startswith("redis:7")
+    assert not redis["image"].endswith(":latest")
+    assert "--save" in redis["args"]
+    assert service["spec"]["ports"][0]["port"] == 6379
+    assert "--from-literal=REDIS_URL=redis://redis:6379/0" in readme
+    assert of_kind("ConfigMap")["saga-orders-config"]["data"]["NUM_PROXIES"] == "1"
 
 
 def test_the_keda_example_scales_each_consumer_on_its_own_queue():

@@ -22,12 +22,12 @@ _CODES = {
     exceptions.ValidationError: "INVALID_REQUEST",
     exceptions.NotAuthenticated: "UNAUTHORIZED",
     exceptions.AuthenticationFailed: "UNAUTHORIZED",
-    exceptions.PermissionDenied: "FORBIDDEN",
+    exceptions.PermissionDenied: "PERMISSION_DENIED",
     exceptions.NotFound: "NOT_FOUND",
     exceptions.MethodNotAllowed: "METHOD_NOT_ALLOWED",
     exceptions.NotAcceptable: "NOT_ACCEPTABLE",
     exceptions.UnsupportedMediaType: "UNSUPPORTED_MEDIA_TYPE",
-    exceptions.Throttled: "RATE_LIMITED",
+    exceptions.Throttled: "THROTTLED",
 }
 
 
@@ -67,7 +67,7 @@ def bad_request_view(request, exception=None):
 
 
 def permission_denied_view(request, exception=None):
-    return error_response(status.HTTP_403_FORBIDDEN, "FORBIDDEN", "Permission denied.")
+    return error_response(status.HTTP_403_FORBIDDEN, "PERMISSION_DENIED", "Permission denied.")
 
 
 def server_error_view(request):

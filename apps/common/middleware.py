@@ -120,7 +120,7 @@ class BrowserMiddleware:
     call with none of these has no session to load, no CSRF cookie to check (the
     API's views are CSRF-exempt unless session-authenticated, and a session needs
     a cookie) and no page to frame, so it skips them: about 4% of POST /orders' CPU.
-    DRF still authenticates it (basic auth, or no session: anonymous). Its answer
+    DRF still authenticates it (a bearer token, or no session: anonymous). Its answer
     still says ``Vary: Cookie``, as the session's did: a cache must not hand it to
     a client that has a session.
     """

@@ -1,6 +1,11 @@
 """drf-spectacular hooks: the OpenAPI document names the API's paths, and their ids, as clients call them."""
 
+from drf_spectacular.openapi import AutoSchema
+from rest_framework.permissions import AllowAny
+
+from apps.common.errors import error_schema_response
 from apps.common.ids import MAX_ID
+from apps.common.permissions import ModelPermissions
 
 # Routes take any segment and the view answers 400 INVALID_ID for a bad one; the schema says what a good one is.
 PATH_ID_SCHEMAS = {
@@ -26,3 +31,37 @@ def typed_path_ids(result, **kwargs):
                 if parameter.get("in") == "path" and parameter.get("name") in PATH_ID_SCHEMAS:
                     parameter["schema"] = dict(PATH_ID_SCHEMAS[parameter["name"]])
     return result
+
+
+class ApiAutoSchema(AutoSchema):
+    """Documents the errors every protected endpoint can answer, from the view's own classes.
+
+    401 where a login is required, 403 where model permissions are, 429 (with Retry-After)
+    where a throttle applies to the method. An operation's own ``extend_schema`` entry wins.
+    """
+
+    def get_operation(self, path, path_regex, path_prefix, method, registry):
+        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
+        if operation is None:
+            return None
+        responses = operation["responses"]
+        for code, description in self._implied_errors():
+            if code not in responses:
+                responses[code] = self._get_response_for_code(error_schema_response(description), code)
+        if "429" in responses:
+            responses["429"].setdefault("headers", {})["Retry-After"] = {
+                "schema": {"type": "integer", "minimum": 1},
+                "description": "Seconds to wait before trying again",
+            }
+        return operation
+
+    def _implied_errors(self) -> list[tuple[str, str]]:
+        permissions = self.view.get_permissions()
+        errors = []
+        if self.view.get_authenticators() and not any(isinstance(p, AllowAny) for p in permissions):
+            errors.append(("401", "UNAUTHORIZED: no valid bearer token or session"))
+        if any(isinstance(p, ModelPermissions) for p in permissions):
+            errors.append(("403", "PERMISSION_DENIED: logged in without the staff permission this needs"))
+        if any(throttle.applies_to(self.method) for throttle in self.view.get_throttles()):
+            errors.append(("429", "THROTTLED: too many requests; see Retry-After"))
+        return errors

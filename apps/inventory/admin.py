@@ -17,11 +17,14 @@ class InventoryForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # Left empty, the currency stays what it was (USD for a new product) rather than failing the stock edit.
-        self.fields["currency"].required = False
+        # A user with only the view permission gets the form without its editable fields.
+        if "currency" in self.fields:
+            # Left empty, the currency stays what it was (USD for a new product) rather than failing the stock edit.
+            self.fields["currency"].required = False
         if self.instance.pk:
             self.fields["seen_version"].initial = self.instance.version
-            self.fields["product_id"].disabled = True
+            if "product_id" in self.fields:
+                self.fields["product_id"].disabled = True
 
     def clean_currency(self):
         return self.cleaned_data["currency"] or self.instance.currency or DEFAULT_CURRENCY

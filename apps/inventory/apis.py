@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 from apps.common.errors import ApiError, error_schema_response
 from apps.common.ids import MAX_ID, parse_int_id
 from apps.common.pagination import keyed_pagination
-from apps.common.permissions import StaffWrites
+from apps.common.permissions import permissions_required
 from apps.common.serializers import CurrencyField, PriceField, StrictCharField
 from apps.inventory.models import Inventory
 from apps.inventory.selectors import catalog_get, catalog_list, inventory_get
@@ -52,7 +52,8 @@ def _inventory_response(inventory, *, status_code: int = status.HTTP_200_OK) -> 
 
 
 class InventoryCreateApi(APIView):
-    permission_classes = [StaffWrites]
+    # Creating a product sets its stock and price: an addition and a change.
+    permission_classes = [permissions_required(POST=("inventory.add_inventory", "inventory.change_inventory"))]
 
     @extend_schema_serializer(component_name="InventoryCreate")
     class InputSerializer(CatalogInputSerializer):
@@ -85,7 +86,8 @@ class InventoryCreateApi(APIView):
 
 
 class InventoryDetailApi(APIView):
-    permission_classes = [StaffWrites]
+    # Stock counts are staff data (customers see GET /products); writing them is a staff function.
+    permission_classes = [permissions_required(GET="inventory.view_inventory", PUT="inventory.change_inventory")]
 
     @extend_schema_serializer(component_name="InventorySet")
     class InputSerializer(CatalogInputSerializer):
@@ -170,7 +172,7 @@ class ProductOutputSerializer(serializers.Serializer):
 
 
 class ProductsApi(APIView):
-    # The catalog is the shop window: open even where API_REQUIRE_AUTHENTICATION closes the rest.
+    # The catalog is the shop window: open to anonymous callers while the rest needs a login.
     permission_classes = [AllowAny]
     pagination_class = keyed_pagination("products")
 

@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
@@ -95,6 +96,8 @@ class SagaStateAdmin(ReadOnlyAdmin):
     search_fields = ("=saga_id", "=order_id", "=trace_id")
     date_hierarchy = "created_at"
     actions = ("retry_current_step", "force_compensation", "mark_resolved")
+    # Each needs orders.operate_saga: without it the actions and the change page's buttons are not offered.
+    operator_actions = frozenset(actions)
     fields = (
         "saga_id",
         "saga_type",
@@ -117,6 +120,13 @@ class SagaStateAdmin(ReadOnlyAdmin):
         return saga_with_progress(super().get_queryset(request))
 
     def changelist_view(self, request, extra_context=None):
+        if (
+            request.method == "POST"
+            and request.POST.get("action") in self.operator_actions
+            and not self.has_operate_saga_permission(request)
+        ):
+            # Django would ignore an action it does not offer and show the list; say no instead.
+            raise PermissionDenied
         stuck = saga_stuck_count()
         if stuck and request.method == "GET":
             self.message_user(
@@ -133,7 +143,9 @@ class SagaStateAdmin(ReadOnlyAdmin):
         extra_context = {
             **(extra_context or {}),
             "action_checkbox_name": ACTION_CHECKBOX_NAME,
-            "saga_actions": saga_operator_actions(saga) if saga is not None else [],
+            "saga_actions": (
+                saga_operator_actions(saga) if saga is not None and self.has_operate_saga_permission(request) else []
+            ),
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -172,14 +184,14 @@ class SagaStateAdmin(ReadOnlyAdmin):
             rows or format_html('<tr><td colspan="6">{}</td></tr>', "no history recorded"),
         )
 
-    def has_operate_permission(self, request) -> bool:
-        return request.user.is_active and request.user.is_staff
+    def has_operate_saga_permission(self, request) -> bool:
+        return request.user.has_perm("orders.operate_saga")
 
-    @admin.action(description="Retry the current step (re-send its command)", permissions=["operate"])
+    @admin.action(description="Retry the current step (re-send its command)", permissions=["operate_saga"])
     def retry_current_step(self, request, queryset):
         self._act(request, queryset, "retried", lambda saga, actor: saga_retry_step(saga_id=saga, actor=actor))
 
-    @admin.action(description="Force compensation", permissions=["operate"])
+    @admin.action(description="Force compensation", permissions=["operate_saga"])
     def force_compensation(self, request, queryset):
         self._act(
             request,
@@ -188,7 +200,7 @@ class SagaStateAdmin(ReadOnlyAdmin):
             lambda saga, actor: saga_force_compensation(saga_id=saga, actor=actor, reason=f"forced by {actor}"),
         )
 
-    @admin.action(description="Mark FAILED saga resolved (after manual intervention)", permissions=["operate"])
+    @admin.action(description="Mark FAILED saga resolved (after manual intervention)", permissions=["operate_saga"])
     def mark_resolved(self, request, queryset):
         self._act(
             request,

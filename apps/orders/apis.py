@@ -11,13 +11,14 @@ from rest_framework.views import APIView
 from apps.common.errors import ApiError, error_schema_response
 from apps.common.ids import MAX_ID, parse_int_id, parse_uuid_id
 from apps.common.pagination import keyed_pagination
-from apps.common.permissions import IsStaff
+from apps.common.permissions import permissions_required
 from apps.common.serializers import FlatInputSerializer, StrictCharField
 from apps.orders.models import SagaStatus, SagaType
 from apps.orders.selectors import order_get, order_list, saga_get, saga_history, saga_list
 from apps.orders.services.cancellation import OrderNotCancellable, OrderNotFound, order_cancel
 from apps.orders.services.idempotency import IdempotencyKeyReused
 from apps.orders.services.placement import OrderLimitReached, order_place
+from apps.orders.throttles import OrderPlacementsPerAddress, OrderPlacementsPerCustomer
 
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_META_KEY = HttpHeaders.to_wsgi_name(IDEMPOTENCY_KEY_HEADER)
@@ -193,6 +194,7 @@ class OrdersApi(APIView):
         status = serializers.CharField()
 
     pagination_class = keyed_pagination("orders")
+    throttle_classes = [OrderPlacementsPerCustomer, OrderPlacementsPerAddress]
 
     @extend_schema(
         operation_id="orders_place",
@@ -399,7 +401,7 @@ class OrderCancelApi(APIView):
 
 
 class SagasApi(APIView):
-    permission_classes = [IsStaff]
+    permission_classes = [permissions_required(GET="orders.view_sagastate")]
     pagination_class = keyed_pagination("sagas")
 
     @extend_schema(
@@ -442,7 +444,7 @@ class SagasApi(APIView):
 
 
 class SagaDetailApi(APIView):
-    permission_classes = [IsStaff]
+    permission_classes = [permissions_required(GET="orders.view_sagastate")]
 
     @extend_schema_serializer(component_name="SagaDetail")
     class OutputSerializer(serializers.Serializer):

@@ -5,6 +5,7 @@ SQLite files under ``var/`` and kombu's in-process ``memory://`` broker.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -30,10 +31,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_prometheus",
     "apps.common",
+    "apps.accounts",
     "apps.messaging",
     "apps.orders",
     "apps.inventory",
@@ -279,27 +282,74 @@ ORDER_MAX_UNITS_IN_FLIGHT = env.int("ORDER_MAX_UNITS_IN_FLIGHT", default=10_000)
 IDEMPOTENCY_KEY_TTL = env.int("IDEMPOTENCY_KEY_TTL", default=24 * 3600)
 
 # --- HTTP API ----------------------------------------------------------------
-# Open reads and order placement in development; production requires a login.
-API_REQUIRE_AUTHENTICATION = env.bool("API_REQUIRE_AUTHENTICATION", default=False)
 MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=64 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 
+
+def throttle_rate(variable: str, default: str) -> str | None:
+    """A DRF rate such as ``20/min`` from the environment; ``off`` turns that throttle off."""
+    rate = env.str(variable, default=default)
+    return None if rate.lower() == "off" else rate
+
+
+# Every endpoint needs a login but the probes, the public catalog, the token login, the schema
+# and /metrics, which say AllowAny themselves. Bearer tokens (knox) first: an anonymous call is
+# answered 401 with "WWW-Authenticate: Bearer". Sessions serve the browsable API and the admin.
+# No BasicAuthentication: it hashes the password (PBKDF2) on every request.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.BasicAuthentication",
+        "apps.accounts.auth.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["apps.common.permissions.ApiAccess"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_RATES": {
+        # Failed logins per username and per client address (POST /auth/token, the admin and
+        # browsable-API logins); past it every attempt is refused, right password or not.
+        "login_failures": throttle_rate("THROTTLE_LOGIN_FAILURES", "20/min"),
+        # POST /orders per customer and per client address.
+        "orders_user": throttle_rate("THROTTLE_ORDERS_USER", "60/min"),
+        "orders_ip": throttle_rate("THROTTLE_ORDERS_IP", "120/min"),
+    },
+    # Proxies in front of the web that append to X-Forwarded-For. 0: the client's address is the
+    # connection's, and a client cannot pick its own by sending the header.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "apps.common.negotiation.ApiContentNegotiation",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.common.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "apps.common.errors.json_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+
+# API tokens: stored as SHA-512 digests, valid for API_TOKEN_TTL_DAYS from their login, never
+# extended by use (a stolen token dies on time); POST /auth/logout deletes one at once.
+API_TOKEN_TTL = timedelta(days=env.float("API_TOKEN_TTL_DAYS", default=30))
+REST_KNOX = {
+    "TOKEN_TTL": API_TOKEN_TTL,
+    "AUTO_REFRESH": False,
+    "AUTH_HEADER_PREFIX": "Bearer",
+}
+
+# The throttles' counters. Several web processes must share them: Redis when REDIS_URL (or
+# CACHE_URL, a redis:// URL too) is set, as on the server stack; otherwise each process counts
+# alone (make run, tests).
+CACHE_URL = env.str("REDIS_URL", default="") or env.str("CACHE_URL", default="")
+CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", default="")
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+            # Each call to a Redis that hangs gives up after this long, and the throttle lets the request through.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "KEY_PREFIX": CACHE_KEY_PREFIX}}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Saga order processing API",

@@ -1,4 +1,4 @@
-"""Development: the default for manage.py. Reads and order placement are open.
+"""Development: the default for manage.py. The API needs a login here too (``manage.py create_customer``).
 
 DEBUG stays off unless DJANGO_DEBUG=true: even here, an error is a JSON body,
 never Django's HTML debug page.

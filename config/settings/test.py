@@ -26,3 +26,7 @@ for test_settings in DATABASES.values():
 
 # Static files come from the app finders in tests; no collectstatic directory needed.
 STATIC_ROOT = None
+
+# Each test starts with empty throttle counters (conftest clears this cache): never a shared Redis,
+# whatever REDIS_URL the shell has. Tests of the Redis cache set their own, with their own key prefix.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -64,6 +64,8 @@ def serve(side: str) -> None:
             "wsgi.input": io.BytesIO(body),
             "wsgi.url_scheme": "http",
             "wsgi.errors": sys.stderr,
+            # The stack operator's token (ours checks it; the baseline has no authentication).
+            "HTTP_AUTHORIZATION": f"Bearer {os.environ.get('BENCH_TOKEN', '')}",
         }
         statuses = []
         response = application(environ, lambda status, headers: statuses.append(status))
@@ -135,7 +137,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as outdir:
         stack = Stack(Path(outdir) / "stack", env={"LOG_LEVEL": "WARNING"}).create()
         try:
-            env = {**stack.base_env, "PROMETHEUS_MULTIPROC_DIR": f"{outdir}/metrics"}
+            env = {**stack.base_env, "PROMETHEUS_MULTIPROC_DIR": f"{outdir}/metrics", "BENCH_TOKEN": stack.token}
             Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir()
             figures = {side: count(side, args.requests, env, outdir) / args.requests for side in SIDES}
         finally:

@@ -1,6 +1,11 @@
 -- wrk script: POST /orders over 10 products, then print a JSON summary line.
+-- BENCH_TOKEN: the bearer token the requests carry (run.py sets it to the stack operator's).
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+local token = os.getenv("BENCH_TOKEN")
+if token and token ~= "" then
+  wrk.headers["Authorization"] = "Bearer " .. token
+end
 local counter = 0
 
 request = function()

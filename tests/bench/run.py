@@ -49,7 +49,8 @@ def median_figures(runs: list[dict]) -> dict:
 
 
 # --- load generators ---------------------------------------------------------------
-def wrk(port: int, *, seconds: int, connections: int = 50) -> dict:
+def wrk(port: int, *, seconds: int, connections: int = 50, token: str = "") -> dict:
+    """wrk's figures for POST /orders, each request carrying ``token`` (the baseline needs none)."""
     result = subprocess.run(
         [
             "wrk",
@@ -66,12 +67,13 @@ def wrk(port: int, *, seconds: int, connections: int = 50) -> dict:
         text=True,
         timeout=seconds + 60,
         check=True,
+        env={**os.environ, "BENCH_TOKEN": token},
     )
     line = next(line for line in result.stdout.splitlines() if line.startswith("WRK_JSON "))
     return json.loads(line.removeprefix("WRK_JSON "))
 
 
-def open_loop(port: int, *, rate: int, seconds: int, product_id: int) -> int:
+def open_loop(port: int, *, rate: int, seconds: int, product_id: int, token: str) -> int:
     """Send ``rate`` orders per second for ``seconds``, on schedule whatever the responses do."""
     total = rate * seconds
     started = time.monotonic() + 0.2
@@ -91,7 +93,9 @@ def open_loop(port: int, *, rate: int, seconds: int, product_id: int) -> int:
             if delay > 0:
                 time.sleep(delay)
             try:
-                connection.request("POST", "/orders", body, {"Content-Type": "application/json"})
+                connection.request(
+                    "POST", "/orders", body, {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+                )
                 response = connection.getresponse()
                 response.read()
                 if response.status != 201:
@@ -246,7 +250,7 @@ class Bench:
             before = self.max_order_id()
             log(f"intake run {run + 1}: POST /orders, wrk 50 connections, {self.seconds}s")
             cpu_before, batches_before = cpu_seconds(self.stack), self.batches()
-            ours.append(wrk(self.stack.port, seconds=self.seconds))
+            ours.append(wrk(self.stack.port, seconds=self.seconds, token=self.stack.token))
             drain = self.wait_drained(before)
             figures = self.saga_figures(before, self.max_order_id())
             figures["cpu_ms_per_saga"] = cpu_per_saga(cpu_before, cpu_seconds(self.stack), figures["sagas"])
@@ -257,7 +261,7 @@ class Bench:
             wait_quiet()
             before, batches_before = self.max_order_id(), self.batches()
             log(f"intake run {run + 1}: baseline view")
-            baseline.append(wrk(baseline_port, seconds=self.seconds))
+            baseline.append(wrk(baseline_port, seconds=self.seconds, token=self.stack.token))
             # The baseline leaves its rows to the relay's sweep: its sagas may still be running here.
             baseline[-1]["drain_after_load_s"] = round(self.wait_drained(before), 1)
             baseline[-1]["mean_batch"] = self.mean_batch(batches_before)
@@ -278,7 +282,9 @@ class Bench:
             before = self.max_order_id()
             log(f"open loop: {rate} orders/s for {self.seconds}s")
             cpu_before = cpu_seconds(self.stack)
-            errors = open_loop(self.stack.port, rate=rate, seconds=self.seconds, product_id=PRODUCTS[0])
+            errors = open_loop(
+                self.stack.port, rate=rate, seconds=self.seconds, product_id=PRODUCTS[0], token=self.stack.token
+            )
             drain = self.wait_drained(before, timeout=600)
             figures = self.saga_figures(before, self.max_order_id())
             figures["cpu_ms_per_saga"] = cpu_per_saga(cpu_before, cpu_seconds(self.stack), figures["sagas"])

@@ -125,7 +125,9 @@ class PacedLoad:
         key = uuid.uuid4().hex
         status, answer = 0, {}
         for attempt in range(30):
-            status, answer = post(self.stack.port, "/orders", body, headers={"Idempotency-Key": key})
+            status, answer = post(
+                self.stack.port, "/orders", body, headers={"Idempotency-Key": key, **self.stack.auth_headers()}
+            )
             if status == 201:
                 with self._lock:
                     self.accepted.append(answer["order_id"])

@@ -1,6 +1,5 @@
 """The embedded mode: web, relay, consumers and recovery in ONE process on SQLite and memory://."""
 
-import base64
 import json
 import os
 import signal
@@ -18,6 +17,7 @@ from tests.stack import ROOT, URL_VARIABLES, free_port
 
 pytestmark = [pytest.mark.embedded]
 ADMIN = ("admin", "embedded-pass-123")
+OPERATOR = "embedded-operator"
 
 
 class Embedded:
@@ -25,6 +25,7 @@ class Embedded:
         self.var_dir = var_dir
         self.port = free_port()
         self.process = None
+        self.token = ""
         self.log_path = var_dir / "embedded.log"
 
     def start(self, **env) -> "Embedded":
@@ -52,6 +53,16 @@ class Embedded:
                 start_new_session=True,
             )
         self.wait(lambda: self.http("GET", "/health")[0] == 200, "the embedded process serves", timeout=60)
+        created = subprocess.run(
+            [sys.executable, "manage.py", "create_customer", OPERATOR, "--seed-operator"],
+            cwd=ROOT,
+            env=process_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        self.token = created.stdout.strip()
         return self
 
     def stop(self, sig=signal.SIGTERM) -> None:
@@ -64,15 +75,15 @@ class Embedded:
                 self.process.wait(timeout=10)
 
     def http(self, method, path, body=None, *, staff=False):
+        """A request as the seed operator (staff: kept for readability, the operator is staff)."""
         request = urllib.request.Request(
             f"http://127.0.0.1:{self.port}{path}",
             data=json.dumps(body).encode() if body is not None else None,
             method=method,
             headers={"Content-Type": "application/json", "Accept": "application/json"},
         )
-        if staff:
-            token = base64.b64encode(f"{ADMIN[0]}:{ADMIN[1]}".encode()).decode()
-            request.add_header("Authorization", f"Basic {token}")
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status, json.loads(response.read() or b"{}")

@@ -23,7 +23,7 @@ def place_traced(stack, *, product_id: int, headers: dict) -> tuple[dict, dict]:
         f"http://127.0.0.1:{stack.port}/orders",
         data=json.dumps({"user_id": 5, "product_id": product_id, "quantity": 1, "total_amount": "5.00"}).encode(),
         method="POST",
-        headers={"Content-Type": "application/json", **headers},
+        headers={"Content-Type": "application/json", **stack.auth_headers(), **headers},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read()), dict(response.headers)

@@ -27,13 +27,13 @@ COPIES = ("-a", "-b")
 CONSUMERS = ("orders-consumer", "inventory-consumer", "payments-consumer")
 
 
-def post_order(port: int, *, product_id: int, quantity: int) -> int:
+def post_order(port: int, *, product_id: int, quantity: int, headers: dict[str, str]) -> int:
     body = json.dumps({"user_id": 7, "product_id": product_id, "quantity": quantity, "total_amount": "10.00"})
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/orders",
         data=body.encode(),
         method="POST",
-        headers={"Content-Type": "application/json", "Accept": "application/json"},
+        headers={"Content-Type": "application/json", "Accept": "application/json", **headers},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         assert response.status == 201
@@ -82,7 +82,9 @@ def test_two_copies_of_every_process_share_the_load_with_effects_once(make_stack
     started = time.monotonic()
 
     def place(n: int) -> int:
-        return post_order(ports[n % 2], product_id=products[n % len(products)], quantity=1 + n % 3)
+        return post_order(
+            ports[n % 2], product_id=products[n % len(products)], quantity=1 + n % 3, headers=stack.auth_headers()
+        )
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
         placed = list(pool.map(place, range(ORDERS)))

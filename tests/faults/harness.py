@@ -10,7 +10,6 @@ The client behaves like a careful real one: every order carries an
 retried with the same key, so a retried order is placed once.
 """
 
-import base64
 import concurrent.futures
 import json
 import os
@@ -22,7 +21,7 @@ import urllib.error
 import urllib.request
 import uuid
 
-from tests.stack import ROOT, STAFF, Stack
+from tests.stack import ROOT, Stack
 
 # FAULT_ORDERS=2000 for a soak; the default keeps each scenario within ~40 s on two cores.
 ORDERS = int(os.environ.get("FAULT_ORDERS", "300"))
@@ -59,7 +58,9 @@ class Load:
         }
         key = uuid.uuid4().hex
         for attempt in range(20):
-            status, answer = post(self.stack.port, "/orders", body, headers={"Idempotency-Key": key})
+            status, answer = post(
+                self.stack.port, "/orders", body, headers={"Idempotency-Key": key, **self.stack.auth_headers()}
+            )
             if status == 201:
                 with self._lock:
                     self.placed.append(answer["order_id"])
@@ -120,13 +121,12 @@ def seed(stack: Stack, product_id: int, available_qty: int) -> None:
     """Add stock, retrying as the order client does: a worker's database connection killed by an
     earlier scenario fails its next request once (CONN_HEALTH_CHECKS is off), and a retry of a
     create that did commit answers 409."""
-    token = base64.b64encode(f"{STAFF[0]}:{STAFF[1]}".encode()).decode()
     for attempt in range(10):
         status, answer = post(
             stack.port,
             "/inventory",
             {"product_id": product_id, "available_qty": available_qty},
-            headers={"Authorization": f"Basic {token}"},
+            headers=stack.auth_headers(),
         )
         if status == 201 or (status == 409 and attempt):
             return

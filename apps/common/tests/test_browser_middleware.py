@@ -16,9 +16,22 @@ def ok(request):
     return HttpResponse("ok")
 
 
+@pytest.fixture
+def token(operator) -> str:
+    from apps.accounts.services import token_create
+
+    return token_create(user=operator)[0]
+
+
 @pytest.mark.django_db(databases=USERS_AND_ORDERS)
-def test_an_api_call_without_cookie_skips_the_browser_middleware(operator_client):
-    response = operator_client.post("/orders", ORDER, format="json", HTTP_ACCEPT="application/json")
+def test_an_api_call_without_cookie_skips_the_browser_middleware(client, token):
+    response = client.post(
+        "/orders",
+        ORDER,
+        content_type="application/json",
+        HTTP_ACCEPT="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
 
     assert response.status_code == 201
     assert "X-Frame-Options" not in response
@@ -37,8 +50,8 @@ def test_an_api_call_without_cookie_skips_the_browser_middleware(operator_client
         ("/api-auth/login/", {}),
     ],
 )
-def test_a_browser_request_gets_them(client, path, headers):
-    response = client.get(path, **headers)
+def test_a_browser_request_gets_them(client, token, path, headers):
+    response = client.get(path, HTTP_AUTHORIZATION=f"Bearer {token}", **headers)
 
     assert response.status_code == 200
     assert response["X-Frame-Options"] == "DENY"

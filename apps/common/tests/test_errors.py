@@ -17,12 +17,9 @@ ORDER = json.dumps({"user_id": 7, "product_id": 42, "quantity": 1, "total_amount
 
 
 @pytest.fixture
-def staff_client(django_user_model):
-    """Staff, so that permissions never answer before the error under test."""
-    staff = django_user_model.objects.create_user("operator", password="operator-password", is_staff=True)
-    client = APIClient()
-    client.force_authenticate(staff)
-    return client
+def staff_client(api_client):
+    """The operator, so that permissions never answer before the error under test."""
+    return api_client
 
 
 BAD_REQUESTS = [
@@ -95,10 +92,10 @@ def test_oversized_body_is_refused_before_anything_is_written():
 
 
 @pytest.mark.django_db(databases=ALL_DATABASES)
-def test_body_at_the_size_limit_is_accepted(operator_client):
+def test_body_at_the_size_limit_is_accepted(api_client):
     body = ORDER + " " * (settings.MAX_REQUEST_BODY_BYTES - len(ORDER))
 
-    response = operator_client.generic("POST", "/orders", body, content_type="application/json")
+    response = api_client.generic("POST", "/orders", body, content_type="application/json")
 
     assert len(body) == settings.MAX_REQUEST_BODY_BYTES
     assert response.status_code == 201
@@ -112,8 +109,8 @@ def test_unreadable_content_length_is_400():
 
 
 @pytest.mark.django_db(databases=ALL_DATABASES)
-def test_errors_echo_the_trace_id():
-    response = APIClient().get("/orders/abc", HTTP_X_REQUEST_ID="trace-abc-1")
+def test_errors_echo_the_trace_id(api_client):
+    response = api_client.get("/orders/abc", HTTP_X_REQUEST_ID="trace-abc-1")
 
     assert_json_error(response, 400, "INVALID_ID")
     assert response["X-Request-ID"] == "trace-abc-1"
@@ -123,7 +120,7 @@ def test_errors_echo_the_trace_id():
     ("view", "status_code", "code"),
     [
         (bad_request_view, 400, "INVALID_REQUEST"),
-        (permission_denied_view, 403, "FORBIDDEN"),
+        (permission_denied_view, 403, "PERMISSION_DENIED"),
         (not_found_view, 404, "NOT_FOUND"),
         (server_error_view, 500, "INTERNAL_ERROR"),
     ],

@@ -6,15 +6,15 @@ from rest_framework.test import APIClient
 from apps.common.tests.http import assert_json_error
 
 
-@pytest.mark.django_db(databases=["orders"])
+@pytest.mark.django_db(databases=["default", "orders"])
 @pytest.mark.parametrize("query", ["limit=abc", "limit=0", "limit=501", "offset=-1", "offset=null", "limit=1e3"])
-def test_a_bad_limit_or_offset_is_refused(query):
-    assert_json_error(APIClient().get(f"/orders?{query}"), 400, "INVALID_REQUEST")
+def test_a_bad_limit_or_offset_is_refused(api_client, query):
+    assert_json_error(api_client.get(f"/orders?{query}"), 400, "INVALID_REQUEST")
 
 
-@pytest.mark.django_db(databases=["orders"])
-def test_limit_and_offset_within_bounds_page_the_list():
-    response = APIClient().get("/orders?limit=500&offset=0")
+@pytest.mark.django_db(databases=["default", "orders"])
+def test_limit_and_offset_within_bounds_page_the_list(api_client):
+    response = api_client.get("/orders?limit=500&offset=0")
 
     assert response.status_code == 200
     assert response.json()["count"] == 0

@@ -19,6 +19,8 @@ API_PATHS = {
     "/sagas/{saga_id}": {"get"},
     "/health": {"get"},
     "/ready": {"get"},
+    "/auth/token": {"post"},
+    "/auth/logout": {"post"},
 }
 
 
@@ -194,3 +196,53 @@ def test_schema_documents_money_as_a_decimal_string(schema):
 def test_schema_lets_anyone_read_the_catalog(schema):
     for path in ("/products", "/products/{product_id}"):
         assert {} in schema["paths"][path]["get"]["security"]
+
+
+def test_schema_declares_the_bearer_scheme(schema):
+    assert schema["components"]["securitySchemes"]["bearerAuth"]["type"] == "http"
+    assert schema["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    assert "basicAuth" not in schema["components"]["securitySchemes"]
+    assert {"bearerAuth": []} in schema["paths"]["/orders"]["post"]["security"]
+
+
+PUBLIC_OPERATIONS = {
+    ("/health", "get"),
+    ("/ready", "get"),
+    ("/products", "get"),
+    ("/products/{product_id}", "get"),
+    ("/auth/token", "post"),
+}
+
+
+def operations(schema):
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            yield path, method, operation
+
+
+def test_schema_documents_401_on_every_endpoint_that_needs_a_login(schema):
+    needing = {(path, method) for path, method, operation in operations(schema) if "401" in operation["responses"]}
+
+    assert needing == {(path, method) for path, method, _ in operations(schema)} - PUBLIC_OPERATIONS | {
+        ("/auth/token", "post")
+    }
+
+
+def test_schema_documents_403_where_staff_permissions_are_needed(schema):
+    forbidding = {(path, method) for path, method, operation in operations(schema) if "403" in operation["responses"]}
+
+    assert forbidding == {
+        ("/inventory", "post"),
+        ("/inventory/{product_id}", "get"),
+        ("/inventory/{product_id}", "put"),
+        ("/sagas", "get"),
+        ("/sagas/{saga_id}", "get"),
+    }
+
+
+def test_schema_documents_429_with_retry_after_where_throttled(schema):
+    throttled = {(path, method) for path, method, operation in operations(schema) if "429" in operation["responses"]}
+
+    assert throttled == {("/orders", "post"), ("/auth/token", "post")}
+    for path, method in throttled:
+        assert "Retry-After" in schema["paths"][path][method]["responses"]["429"]["headers"]

@@ -1,18 +1,4 @@
-"""Users for tests: model permissions by name, and the set the seed's scripts run with."""
-
-# The permissions of the staff user the seed's scripts run as: place for anyone at a set price, see and operate all.
-SEED_OPERATOR_PERMISSIONS = (
-    "orders.place_on_behalf",
-    "orders.override_price",
-    "orders.view_order",
-    "orders.change_order",
-    "orders.view_sagastate",
-    "orders.operate_saga",
-    "inventory.view_inventory",
-    "inventory.add_inventory",
-    "inventory.change_inventory",
-    "payments.view_payment",
-)
+"""Users for tests: model permissions given by name."""
 
 
 def grant(user, *permissions: str):

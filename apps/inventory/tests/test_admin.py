@@ -169,3 +169,60 @@ def test_inventory_search_by_name(admin_client):
     response = admin_client.get("/admin/inventory/inventory/", {"q": "lamp"})
 
     assert [row.pk for row in response.context["cl"].result_list] == [lamp.pk]
+
+
+# --- who may edit: Django's own model permissions -------------------------------------------
+
+
+def staff_with(django_user_model, *codenames: str):
+    from django.contrib.auth.models import Permission
+    from django.test import Client
+
+    user = django_user_model.objects.create_user("clerk", password="clerk-password", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="inventory", codename__in=codenames))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def stock_form(inventory: Inventory, available_qty: int) -> dict:
+    return {
+        "product_id": inventory.product_id,
+        "name": inventory.name,
+        "unit_price": inventory.unit_price or "",
+        "currency": inventory.currency,
+        "available_qty": available_qty,
+        "seen_version": inventory.version,
+    }
+
+
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_staff_without_inventory_permissions_cannot_open_the_stock(django_user_model):
+    client = staff_with(django_user_model)
+    inventory = InventoryFactory(available_qty=5)
+
+    assert client.get("/admin/inventory/inventory/").status_code == 403
+    assert client.post(change_url(inventory), stock_form(inventory, 50)).status_code == 403
+    assert stock_of(inventory)[0] == 5
+
+
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_staff_with_view_inventory_only_read_the_stock_and_cannot_save(django_user_model):
+    client = staff_with(django_user_model, "view_inventory")
+    inventory = InventoryFactory(available_qty=5)
+
+    assert client.get(change_url(inventory)).status_code == 200
+    assert client.post(change_url(inventory), stock_form(inventory, 50)).status_code == 403
+    assert client.get("/admin/inventory/inventory/add/").status_code == 403
+    assert stock_of(inventory)[0] == 5
+
+
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_staff_with_change_inventory_save_the_stock(django_user_model):
+    client = staff_with(django_user_model, "change_inventory")
+    inventory = InventoryFactory(available_qty=5)
+
+    response = client.post(change_url(inventory), stock_form(inventory, 50))
+
+    assert response.status_code == 302
+    assert stock_of(inventory)[0] == 50

@@ -1,6 +1,5 @@
 """The inventory HTTP API: POST /inventory, GET and PUT /inventory/{product_id}, GET /products[/{product_id}]."""
 
-import base64
 import json
 from decimal import Decimal
 
@@ -11,7 +10,6 @@ from apps.common.tests.http import assert_json_error
 from apps.inventory.models import Inventory
 from apps.inventory.tests.factories import InventoryFactory
 
-INVENTORY_DB = ["inventory"]
 INVENTORY_AND_USERS_DB = ["default", "inventory"]
 
 
@@ -21,29 +19,21 @@ def client():
 
 
 @pytest.fixture
-def staff_client(django_user_model):
-    staff = django_user_model.objects.create_user("operator", password="operator-password", is_staff=True)
-    client = APIClient()
-    client.force_authenticate(staff)
-    return client
+def staff_client(api_client):
+    """The operator: adds, changes and reads stock."""
+    return api_client
 
 
 @pytest.fixture
-def member_client(django_user_model):
-    member = django_user_model.objects.create_user("member", password="member-password")
+def member_client(customer):
     client = APIClient()
-    client.force_authenticate(member)
+    client.force_authenticate(customer)
     return client
 
 
-def basic_auth(username: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
-
-
 @pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
-def test_create_inventory_with_http_basic_auth(client, django_user_model):
-    django_user_model.objects.create_user("operator", password="operator-password", is_staff=True)
-    client.credentials(HTTP_AUTHORIZATION=basic_auth("operator", "operator-password"))
+def test_create_inventory_with_a_bearer_token(operator, bearer_client):
+    client = bearer_client(operator)
 
     response = client.post("/inventory", {"product_id": 42, "available_qty": 10}, format="json")
 
@@ -56,9 +46,8 @@ def test_create_inventory_with_http_basic_auth(client, django_user_model):
 
 
 @pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
-def test_create_inventory_with_wrong_password_is_401(client, django_user_model):
-    django_user_model.objects.create_user("operator", password="operator-password", is_staff=True)
-    client.credentials(HTTP_AUTHORIZATION=basic_auth("operator", "wrong"))
+def test_create_inventory_with_an_unknown_token_is_401(client, operator):
+    client.credentials(HTTP_AUTHORIZATION="Bearer " + "0" * 64)
 
     response = client.post("/inventory", {"product_id": 42, "available_qty": 10}, format="json")
 
@@ -80,16 +69,15 @@ def test_create_duplicate_inventory_is_409(staff_client):
 def test_create_inventory_refuses_anonymous_clients(client):
     response = client.post("/inventory", {"product_id": 42, "available_qty": 10}, format="json")
 
-    assert response.status_code in (401, 403)
-    assert_json_error(response, response.status_code)
+    assert_json_error(response, 401, "UNAUTHORIZED")
     assert not Inventory.objects.using("inventory").exists()
 
 
 @pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
-def test_create_inventory_refuses_non_staff_users(member_client):
+def test_create_inventory_refuses_customers(member_client):
     response = member_client.post("/inventory", {"product_id": 42, "available_qty": 10}, format="json")
 
-    assert_json_error(response, 403, "FORBIDDEN")
+    assert_json_error(response, 403, "PERMISSION_DENIED")
     assert not Inventory.objects.using("inventory").exists()
 
 
@@ -128,11 +116,11 @@ def test_create_inventory_with_text_plain_is_415(staff_client):
     assert_json_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
 
 
-@pytest.mark.django_db(databases=INVENTORY_DB)
-def test_get_inventory_carries_its_version_as_etag(client):
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_get_inventory_carries_its_version_as_etag(staff_client):
     InventoryFactory(product_id=42, available_qty=7, reserved_qty=3, version=5)
 
-    response = client.get("/inventory/42")
+    response = staff_client.get("/inventory/42")
 
     assert response.status_code == 200
     assert response["ETag"] == '"5"'
@@ -140,19 +128,19 @@ def test_get_inventory_carries_its_version_as_etag(client):
     assert (body["product_id"], body["available_qty"], body["reserved_qty"], body["version"]) == (42, 7, 3, 5)
 
 
-@pytest.mark.django_db(databases=INVENTORY_DB)
-def test_get_unknown_inventory_is_404(client):
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_get_unknown_inventory_is_404(staff_client):
     InventoryFactory(product_id=42)
 
-    response = client.get("/inventory/43")
+    response = staff_client.get("/inventory/43")
 
     assert_json_error(response, 404, "NOT_FOUND")
 
 
 @pytest.mark.parametrize("raw_id", ["abc", "0", "-1", str(2**63)])
-@pytest.mark.django_db(databases=INVENTORY_DB)
-def test_get_inventory_with_invalid_id_is_400(client, raw_id):
-    response = client.get(f"/inventory/{raw_id}")
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_get_inventory_with_invalid_id_is_400(staff_client, raw_id):
+    response = staff_client.get(f"/inventory/{raw_id}")
 
     assert_json_error(response, 400, "INVALID_ID")
 
@@ -182,9 +170,9 @@ def test_put_inventory_with_stale_if_match_is_412(staff_client):
 
 
 @pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
-def test_put_inventory_with_the_etag_it_read(client, staff_client):
+def test_put_inventory_with_the_etag_it_read(staff_client):
     InventoryFactory(product_id=42, available_qty=7)
-    etag = client.get("/inventory/42")["ETag"]
+    etag = staff_client.get("/inventory/42")["ETag"]
 
     first = staff_client.put("/inventory/42", {"available_qty": 8}, format="json", HTTP_IF_MATCH=etag)
     second = staff_client.put("/inventory/42", {"available_qty": 9}, format="json", HTTP_IF_MATCH=etag)
@@ -247,12 +235,12 @@ def test_put_unknown_inventory_is_404(staff_client):
 
 
 @pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
-def test_put_inventory_refuses_non_staff_users(member_client):
+def test_put_inventory_refuses_customers(member_client):
     InventoryFactory(product_id=42, available_qty=7)
 
     response = member_client.put("/inventory/42", {"available_qty": 50}, format="json")
 
-    assert_json_error(response, 403, "FORBIDDEN")
+    assert_json_error(response, 403, "PERMISSION_DENIED")
     assert Inventory.objects.using("inventory").get(product_id=42).available_qty == 7
 
 
@@ -360,10 +348,10 @@ def test_put_inventory_rejects_a_bad_price_and_changes_nothing(staff_client):
 
 
 @pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
-def test_get_inventory_shows_the_catalog_entry(client):
+def test_get_inventory_shows_the_catalog_entry(staff_client):
     InventoryFactory(product_id=42, name="Lamp", unit_price=Decimal("12.30"))
 
-    body = client.get("/inventory/42").json()
+    body = staff_client.get("/inventory/42").json()
 
     assert (body["name"], body["unit_price"], body["currency"]) == ("Lamp", "12.30", "USD")
 
@@ -371,12 +359,7 @@ def test_get_inventory_shows_the_catalog_entry(client):
 PRODUCT_FIELDS = {"product_id", "name", "unit_price", "currency", "available"}
 
 
-@pytest.fixture
-def login_required(settings):
-    settings.API_REQUIRE_AUTHENTICATION = True
-
-
-@pytest.mark.django_db(databases=INVENTORY_DB)
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
 def test_products_list_the_catalog_without_stock_counts(client):
     InventoryFactory(product_id=2, name="Gadget", unit_price=None, available_qty=0, reserved_qty=5)
     InventoryFactory(product_id=1, name="Widget", unit_price=Decimal("99.99"), available_qty=3)
@@ -392,7 +375,7 @@ def test_products_list_the_catalog_without_stock_counts(client):
     ]
 
 
-@pytest.mark.django_db(databases=INVENTORY_DB)
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
 def test_products_are_paged(client):
     for product_id in (1, 2, 3):
         InventoryFactory(product_id=product_id)
@@ -406,14 +389,14 @@ def test_products_are_paged(client):
 
 
 @pytest.mark.parametrize("query", [{"limit": "0"}, {"limit": "abc"}, {"offset": "-1"}])
-@pytest.mark.django_db(databases=INVENTORY_DB)
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
 def test_products_with_bad_paging_are_400(client, query):
     response = client.get("/products", query)
 
     assert_json_error(response, 400, "INVALID_REQUEST")
 
 
-@pytest.mark.django_db(databases=INVENTORY_DB)
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
 def test_one_product(client):
     InventoryFactory(product_id=42, name="Lamp", unit_price=Decimal("12.30"), available_qty=1)
 
@@ -429,7 +412,7 @@ def test_one_product(client):
     }
 
 
-@pytest.mark.django_db(databases=INVENTORY_DB)
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
 def test_unknown_product_is_404(client):
     InventoryFactory(product_id=42)
 
@@ -437,15 +420,14 @@ def test_unknown_product_is_404(client):
 
 
 @pytest.mark.parametrize("raw_id", ["abc", "0", "-1", str(2**63)])
-@pytest.mark.django_db(databases=INVENTORY_DB)
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
 def test_product_with_invalid_id_is_400(client, raw_id):
     assert_json_error(client.get(f"/products/{raw_id}"), 400, "INVALID_ID")
 
 
 @pytest.mark.parametrize("path", ["/products", "/products/42"])
-@pytest.mark.django_db(databases=INVENTORY_DB)
-@pytest.mark.usefixtures("login_required")
-def test_the_catalog_is_open_to_anonymous_clients_when_login_is_required(client, path):
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_the_catalog_is_open_to_anonymous_clients(client, path):
     InventoryFactory(product_id=42, available_qty=1)
 
     response = client.get(path)
@@ -456,15 +438,22 @@ def test_the_catalog_is_open_to_anonymous_clients_when_login_is_required(client,
     assert set(product) == PRODUCT_FIELDS
 
 
-@pytest.mark.django_db(databases=INVENTORY_DB)
-@pytest.mark.usefixtures("login_required")
-def test_stock_counts_stay_closed_to_anonymous_clients_when_login_is_required(client):
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_stock_counts_stay_closed_to_anonymous_clients(client):
     InventoryFactory(product_id=42, available_qty=1)
 
     response = client.get("/inventory/42")
 
-    assert response.status_code in (401, 403)
-    assert_json_error(response, response.status_code)
+    assert_json_error(response, 401, "UNAUTHORIZED")
+
+
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_stock_counts_stay_closed_to_customers(member_client):
+    InventoryFactory(product_id=42, available_qty=1)
+
+    response = member_client.get("/inventory/42")
+
+    assert_json_error(response, 403, "PERMISSION_DENIED")
 
 
 @pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])

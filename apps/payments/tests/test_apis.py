@@ -13,9 +13,9 @@ PAYMENTS_DB = ["default", "payments"]
 
 
 @pytest.fixture
-def client(operator_client):
+def client(api_client):
     """Staff with payments.view_payment, who see every order's payment."""
-    return operator_client
+    return api_client
 
 
 def logged_in(user) -> APIClient:
