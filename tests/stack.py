@@ -237,13 +237,22 @@ class Stack:
 
     # --- HTTP --------------------------------------------------------------
     def http(
-        self, method: str, path: str, body=None, *, staff: bool = False, token: str | None = None
+        self,
+        method: str,
+        path: str,
+        body=None,
+        *,
+        staff: bool = False,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, dict]:
         """A request as the operator (``staff`` is kept for readability: the operator is staff), or with
         ``token`` (``""``: anonymous)."""
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, method=method)
         request.add_header("Accept", "application/json")
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
         if data is not None:
             request.add_header("Content-Type", "application/json")
         token = self.token if token is None else token
@@ -261,11 +270,33 @@ class Stack:
         except OSError:
             return False
 
-    def seed(self, product_id: int, available_qty: int) -> None:
-        status, body = self.http(
-            "POST", "/inventory", {"product_id": product_id, "available_qty": available_qty}, staff=True
-        )
-        assert status == 201, body
+    def seed(self, product_id: int, available_qty: int, *, unit_price: str | None = None) -> None:
+        body = {"product_id": product_id, "available_qty": available_qty}
+        if unit_price is not None:
+            body["unit_price"] = unit_price
+        status, answer = self.http("POST", "/inventory", body, staff=True)
+        assert status == 201, answer
+
+    def seed_once(self, product_id: int, available_qty: int, *, unit_price: str | None = None) -> None:
+        """``seed``, unless a test sharing the stack already did."""
+        if self.http("GET", f"/inventory/{product_id}")[0] == 404:
+            self.seed(product_id, available_qty, unit_price=unit_price)
+
+    def customer(self, username: str, *flags: str) -> tuple[int, str]:
+        """A user made with ``manage.py create_customer`` (``flags`` such as ``--staff``): (user id, token)."""
+        token = self.manage("create_customer", username, *flags).stdout.strip()
+        return self.user_id(username), token
+
+    def user_id(self, username: str) -> int:
+        [(user_id,)] = self.sql("default", "SELECT id FROM auth_user WHERE username = %s", [username])
+        return user_id
+
+    def place(self, body: dict, *, token: str | None = None, key: str | None = None) -> dict:
+        """POST /orders with ``body`` as ``token``'s user (the operator by default); the 201's body."""
+        headers = {"Idempotency-Key": key} if key else {}
+        status, answer = self.http("POST", "/orders", body, token=token, headers=headers)
+        assert status == 201, answer
+        return answer
 
     def place_order(self, *, product_id: int, quantity: int = 1, user_id: int = 42, amount: str = "19.99") -> dict:
         status, body = self.http(

@@ -17,7 +17,7 @@ def test_happy_path_confirms_the_order_takes_stock_and_charges(stack):
     # The completed saga commits the reservation: the units end up sold, not reserved.
     stack.wait_stock(1001, (98, 0, 2))
     status, payment = stack.http("GET", f"/payments/{placed['order_id']}")
-    assert (status, payment["status"], payment["amount"]) == (200, "SUCCESS", 199.98)
+    assert (status, payment["status"], payment["amount"]) == (200, "SUCCESS", "199.98")
     status, saga = stack.http("GET", f"/sagas/{placed['saga_id']}", staff=True)
     assert (saga["saga"]["status"], saga["saga"]["current_step"]) == ("COMPLETED", "DONE")
 
