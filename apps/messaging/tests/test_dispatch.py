@@ -112,11 +112,11 @@ def test_switched_off_the_rows_are_left_to_the_relay(run_consumer, rabbitmq_vhos
 
 
 @pytest.mark.django_db(databases=["default", "orders"], transaction=True)
-def test_the_web_publishes_what_a_request_committed_once_the_response_is_closed(rabbitmq_vhost, client, settings):
+def test_the_web_publishes_what_a_request_committed_once_the_response_is_closed(rabbitmq_vhost, api_client, settings):
     settings.WEB_DISPATCH_AFTER_RESPONSE = True
     body = {"user_id": 1, "product_id": 5, "quantity": 1, "total_amount": "2.50"}
 
-    response = client.post("/orders", body, content_type="application/json")
+    response = api_client.post("/orders", body, format="json")
 
     assert response.status_code == 201
     # The test client closes the response as a server does after sending it; the mark follows shortly.
