@@ -17,7 +17,7 @@ STACK_ENV = DATABASE_URL=$${DATABASE_URL:-$(MARIADB_URL)/sagas_default} \
 	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(RABBITMQ_URL)} \
 	REDIS_URL=$${REDIS_URL:-$(REDIS_URL)}
 
-.PHONY: run run-stack test test-sqlite test-mariadb test-tools test-cluster cluster cluster-down lint format bench bench-instructions services system-deps venv clean
+.PHONY: run run-stack stack-token test test-sqlite test-mariadb test-tools test-cluster cluster cluster-down lint format bench bench-instructions services system-deps venv clean
 
 venv: $(STAMP)
 
@@ -60,6 +60,10 @@ run: venv
 	$(BIN)/python manage.py migrate_all --verbosity 0
 	$(BIN)/python manage.py load_demo_catalog
 	$(BIN)/python manage.py run_embedded --no-migrate $${ADDRPORT:-127.0.0.1:8000}
+
+# The seed operator's bearer token on the stack's databases, alone on stdout: TOKEN=$$(make -s stack-token)
+stack-token: venv
+	@$(STACK_ENV) $(BIN)/python manage.py create_customer seed-ops --seed-operator
 
 run-stack: venv services
 	$(STACK_ENV) $(BIN)/python manage.py migrate_all
