@@ -2,7 +2,13 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.http.request import HttpHeaders
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.response import Response
@@ -199,6 +205,20 @@ class OrdersApi(APIView):
     @extend_schema(
         operation_id="orders_place",
         request=InputSerializer,
+        examples=[
+            OpenApiExample(
+                "Two lines",
+                summary="Two lines of the demo catalog, priced by it",
+                value={"lines": [{"product_id": 1001, "quantity": 2}, {"product_id": 1002, "quantity": 1}]},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Seed body",
+                summary="The seed's body: staff with place_on_behalf and override_price",
+                value={"user_id": 42, "product_id": 1001, "quantity": 2, "total_amount": "199.98"},
+                request_only=True,
+            ),
+        ],
         parameters=[_idempotency_parameter("same order, no second saga")],
         responses={
             201: PlacedSerializer,

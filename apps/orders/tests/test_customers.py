@@ -209,3 +209,12 @@ def test_staff_placing_on_behalf_are_not_capped(staff, settings):
     staff = grant(staff, "orders.place_on_behalf")
 
     assert [place(staff, {"user_id": 7, "product_id": 1, "quantity": 1}).status_code for _ in range(3)] == [201] * 3
+
+
+def test_the_schemas_order_examples_are_accepted_when_executed(api_client):
+    schema = APIClient().get("/api/schema/", {"format": "json"}).json()
+    examples = schema["paths"]["/orders"]["post"]["requestBody"]["content"]["application/json"]["examples"]
+
+    answers = [api_client.post("/orders", example["value"], format="json").status_code for example in examples.values()]
+
+    assert answers == [201] * len(examples) and len(examples) == 2
