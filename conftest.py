@@ -99,11 +99,9 @@ def bearer_client():
 @pytest.fixture
 def api_client(operator):
     """An APIClient logged in as the operator, for tests about something other than who may call what."""
-    from rest_framework.test import APIClient
+    from apps.common.tests.users import logged_in
 
-    client = APIClient()
-    client.force_authenticate(operator)
-    return client
+    return logged_in(operator)
 
 
 @pytest.fixture

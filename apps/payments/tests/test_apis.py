@@ -3,9 +3,9 @@
 from decimal import Decimal
 
 import pytest
-from rest_framework.test import APIClient
 
 from apps.common.tests.http import assert_json_error
+from apps.common.tests.users import logged_in
 from apps.payments.models import PaymentStatus
 from apps.payments.tests.factories import PaymentFactory
 
@@ -16,12 +16,6 @@ PAYMENTS_DB = ["default", "payments"]
 def client(api_client):
     """Staff with payments.view_payment, who see every order's payment."""
     return api_client
-
-
-def logged_in(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.mark.django_db(databases=PAYMENTS_DB)
