@@ -252,7 +252,8 @@ def double_reservations(stack, ids: list[int], confirmed: list[int]) -> int:
         [(bought,)] = _sql(
             stack,
             "orders",
-            f"SELECT COALESCE(SUM(quantity), 0) FROM orders WHERE id IN ({','.join(['%s'] * len(confirmed))})",
+            "SELECT COALESCE(SUM(quantity), 0) FROM order_lines"
+            f" WHERE order_id IN ({','.join(['%s'] * len(confirmed))})",
             confirmed,
         )
     return int(extra_reserves) + abs(int(sold) - int(bought))

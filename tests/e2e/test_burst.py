@@ -43,7 +43,10 @@ def test_burst_with_consumer_and_relay_killed_halfway_ends_terminal_and_conserve
         available, reserved, sold = stack.stock(product_id)
         assert available + reserved + sold == SEEDED, (product_id, available, reserved, sold)
     [(sold_total,)] = stack.sql("inventory", "SELECT SUM(sold_qty) FROM inventories")
-    [(ordered_total,)] = stack.sql("orders", "SELECT SUM(quantity) FROM orders WHERE status = 'CONFIRMED'")
+    [(ordered_total,)] = stack.sql(
+        "orders",
+        "SELECT SUM(l.quantity) FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE o.status = 'CONFIRMED'",
+    )
     assert sold_total == ordered_total
     assert stack.sql("payments", "SELECT COUNT(*) FROM payments")[0][0] == ORDERS
     print(f"\nburst: {ORDERS} orders placed in {placed_in:.1f}s, all terminal after {settled_in:.1f}s")

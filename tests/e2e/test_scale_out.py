@@ -114,7 +114,9 @@ def test_two_copies_of_every_process_share_the_load_with_effects_once(make_stack
     # Stock conserved: nothing created or lost, and what is reserved is exactly what confirmed orders took.
     confirmed_quantity = dict(
         stack.sql(
-            "orders", "SELECT product_id, SUM(quantity) FROM orders WHERE status = 'CONFIRMED' GROUP BY product_id"
+            "orders",
+            "SELECT l.product_id, SUM(l.quantity) FROM order_lines l JOIN orders o ON o.id = l.order_id"
+            " WHERE o.status = 'CONFIRMED' GROUP BY l.product_id",
         )
     )
     for product_id, seeded in SEEDED.items():

@@ -177,7 +177,8 @@ def settle(stack: Stack, load: Load, *, fault: str, since: float | None = None, 
     # Orders of this scenario's products the database holds: a retried request must not have placed a second one.
     [(held,)] = stack.sql(
         "orders",
-        f"SELECT COUNT(*) FROM orders WHERE product_id IN ({','.join(['%s'] * len(load.products))})",
+        "SELECT COUNT(DISTINCT order_id) FROM order_lines"
+        f" WHERE product_id IN ({','.join(['%s'] * len(load.products))})",
         load.products,
     )
     outcome = {
@@ -216,7 +217,8 @@ def duplicated_effects(stack: Stack, order_ids: list[int], confirmed: list[int])
     [(bought,)] = (
         stack.sql(
             "orders",
-            f"SELECT COALESCE(SUM(quantity), 0) FROM orders WHERE id IN ({','.join(['%s'] * len(confirmed))})",
+            "SELECT COALESCE(SUM(quantity), 0) FROM order_lines"
+            f" WHERE order_id IN ({','.join(['%s'] * len(confirmed))})",
             confirmed,
         )
         if confirmed

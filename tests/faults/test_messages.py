@@ -130,8 +130,8 @@ def test_stale_and_out_of_order_events(fault_stack, products):
         # Contradicting replies for sagas that have ended: stale, they must change nothing.
         ended = stack.sql(
             "orders",
-            "SELECT s.saga_id, s.order_id, o.product_id, o.quantity FROM saga_states s JOIN orders o "
-            "ON o.id = s.order_id WHERE s.status IN ('COMPLETED', 'COMPENSATED', 'FAILED') "
+            "SELECT s.saga_id, s.order_id, l.product_id, l.quantity FROM saga_states s JOIN order_lines l "
+            "ON l.order_id = s.order_id WHERE s.status IN ('COMPLETED', 'COMPENSATED', 'FAILED') "
             "ORDER BY s.id DESC LIMIT 50",
         )
         for saga_hex, order_id, product_id, quantity in ended:
