@@ -39,6 +39,6 @@ def order_fix_prices(*, order: Order, reply: InventoryReserved) -> None:
     if not order.price_overridden:
         if any(line.unit_price is None for line in lines):
             raise Unprocessable(f"the reservation of order {order.pk} left a line without a price")
-        order.total_amount = sum((line.unit_price * line.quantity for line in lines), Decimal("0.00")).quantize(CENT)
+        order.total_amount = sum((line.line_total for line in lines), Decimal("0.00")).quantize(CENT)
     order.currency = reply.currency
     store_save_prices(order=order, lines=lines)
