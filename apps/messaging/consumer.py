@@ -48,6 +48,7 @@ from apps.messaging.topology import (
     WORK_QUEUES,
     WorkQueue,
     declare_topology,
+    topology_passive,
 )
 
 log = structlog.get_logger("messaging.consumer")
@@ -316,7 +317,7 @@ class ConsumerWorker:
             # A ``;``-separated URL is a list of cluster nodes: try each once before backing off.
             connection.ensure_connection(max_retries=max(1, len(connection.alt) - 1))
             channel = connection.channel()
-            declare_topology(channel)
+            declare_topology(channel, passive=not self.in_process and topology_passive())
             channel.basic_qos(0, self.prefetch, False)
             self._producer = Producer(connection.channel())
             queue = Queue(self.spec.queue.name, no_declare=True)

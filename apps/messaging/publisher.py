@@ -22,7 +22,7 @@ from django.conf import settings
 from kombu import Connection, Producer
 
 from apps.messaging.faults import RELAY_MID_PUBLISH, crash_after, crash_point
-from apps.messaging.topology import declare_topology
+from apps.messaging.topology import declare_topology, topology_passive
 
 log = structlog.get_logger("messaging.publisher")
 
@@ -193,7 +193,7 @@ class ConfirmingPublisher:
         # as a confirm timeout, which leaves the rows for the next try.
         connection.connection.client_properties.get("capabilities", {})["connection.blocked"] = False
         channel = connection.channel()
-        declare_topology(channel)
+        declare_topology(channel, passive=topology_passive())
         channel.confirm_select()
         channel.events["basic_ack"].add(partial(self._record, acked=True))
         channel.events["basic_nack"].add(partial(self._record, acked=False))

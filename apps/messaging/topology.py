@@ -1,5 +1,10 @@
 """The broker topology, declared idempotently by the relay and by every consumer.
 
+Where ``provision_access`` has set the broker up (``RABBITMQ_DECLARE_TOPOLOGY``
+false), it declared the topology from ``topology_definitions`` and the
+processes only check that each exchange and queue exists: a passive declare
+needs no configure right, so no process can change or delete what it uses.
+
 Each work queue has a ``.retry`` queue (fixed TTL, then dead-lettered straight
 back to the work queue through the default exchange, so a retry never fans out
 to other subscribers of a topic) and a ``.dlq`` (where the work queue's own
@@ -120,10 +125,65 @@ WORK_QUEUES = {
 }
 
 
-def declare_topology(channel) -> None:
-    """Declare every exchange and queue on ``channel``; safe to repeat."""
+def declare_topology(channel, *, passive: bool = False) -> None:
+    """Declare every exchange and queue on ``channel``; safe to repeat.
+
+    ``passive``: only check that each exists (bindings cannot be checked);
+    raises the broker's NotFound for a missing one.
+    """
     for exchange in EXCHANGES.values():
-        exchange(channel).declare()
+        exchange(channel).declare(passive=passive)
     for work_queue in WORK_QUEUES.values():
         for queue in work_queue.kombu_queues():
-            queue(channel).declare()
+            if passive:
+                queue(channel).queue_declare(passive=True)
+            else:
+                queue(channel).declare()
+
+
+def topology_passive() -> bool:
+    """Whether processes on RabbitMQ only check the topology, which provision_access declared."""
+    return not settings.RABBITMQ_DECLARE_TOPOLOGY
+
+
+def topology_definitions(*, vhost: str) -> dict:
+    """The topology as RabbitMQ definitions (``rabbitmqctl import_definitions``): what ``declare_topology`` declares."""
+    exchanges = [
+        {
+            "name": exchange.name,
+            "vhost": vhost,
+            "type": exchange.type,
+            "durable": exchange.durable,
+            "auto_delete": exchange.auto_delete,
+            "internal": False,
+            "arguments": {},
+        }
+        for exchange in EXCHANGES.values()
+    ]
+    queues, bindings = [], []
+    for work_queue in WORK_QUEUES.values():
+        for queue in work_queue.kombu_queues():
+            queues.append(
+                {
+                    "name": queue.name,
+                    "vhost": vhost,
+                    "durable": queue.durable,
+                    "auto_delete": queue.auto_delete,
+                    "arguments": queue.queue_arguments or {},
+                }
+            )
+            routes = [(entry.exchange.name, entry.routing_key) for entry in queue.bindings]
+            if queue.exchange is not None and queue.exchange.name:
+                routes.append((queue.exchange.name, queue.routing_key))
+            bindings.extend(
+                {
+                    "source": exchange,
+                    "vhost": vhost,
+                    "destination": queue.name,
+                    "destination_type": "queue",
+                    "routing_key": routing_key,
+                    "arguments": {},
+                }
+                for exchange, routing_key in routes
+            )
+    return {"exchanges": exchanges, "queues": queues, "bindings": bindings}

@@ -222,6 +222,9 @@ if RABBITMQ_QUEUE_TYPE not in ("classic", "quorum"):
 RABBITMQ_DELIVERY_LIMIT = env.int("RABBITMQ_DELIVERY_LIMIT", default=20)
 # Quorum mode: the DLQs' limit; each operator's look at a DLQ (dlq show) counts as a delivery.
 RABBITMQ_DLQ_DELIVERY_LIMIT = env.int("RABBITMQ_DLQ_DELIVERY_LIMIT", default=1000)
+# false: provision_access declared the topology and every process only checks it (a passive declare needs
+# no configure right on the broker). The embedded mode's in-process broker is always declared.
+RABBITMQ_DECLARE_TOPOLOGY = env.bool("RABBITMQ_DECLARE_TOPOLOGY", default=True)
 # Celery's own queue (relay) follows the saga queues: quorum on a cluster, so it survives its node.
 CELERY_TASK_DEFAULT_QUEUE_TYPE = RABBITMQ_QUEUE_TYPE
 CRASH_POINTS = frozenset(env.list("CRASH_POINTS", default=[]))

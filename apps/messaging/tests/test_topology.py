@@ -5,11 +5,12 @@ import subprocess
 import time
 import uuid
 
+import amqp
 import pytest
 from kombu import Connection, Producer
 
 from apps.messaging.contracts import RETRY_EXCHANGE
-from apps.messaging.topology import WORK_QUEUES, declare_topology
+from apps.messaging.topology import WORK_QUEUES, declare_topology, topology_definitions
 
 ALL_QUEUES = sorted(queue.name for work_queue in WORK_QUEUES.values() for queue in work_queue.kombu_queues())
 
@@ -157,3 +158,38 @@ def test_a_quorum_retry_queue_hands_the_message_back_to_its_work_queue_after_the
 
     assert back is not None, "the retried message never came back to payment.commands"
     assert back.headers["x-retry-count"] == 1
+
+
+def import_definitions(definitions: dict) -> None:
+    subprocess.run(
+        ["rabbitmqctl", "-q", "import_definitions"],
+        input=json.dumps(definitions).encode(),
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.parametrize("queue_type", ["classic", "quorum"])
+def test_the_definitions_declare_what_the_processes_declare(rabbitmq_vhost, settings, queue_type):
+    settings.RABBITMQ_QUEUE_TYPE = queue_type
+    import_definitions(topology_definitions(vhost=vhost_of(rabbitmq_vhost)))
+
+    with Connection(rabbitmq_vhost) as connection:
+        declare_topology(connection.default_channel, passive=True)
+        # A different argument anywhere would make the broker refuse this declare.
+        declare_topology(connection.default_channel)
+        Producer(connection.default_channel).publish(b"{}", exchange="saga.events", routing_key="payment.processed")
+        time.sleep(0.2)
+        delivered = connection.default_channel.basic_get("order.events", no_ack=True)
+
+    queues = broker_queues(vhost_of(rabbitmq_vhost))
+    assert {name: queues[name]["type"] for name in ALL_QUEUES} == dict.fromkeys(ALL_QUEUES, queue_type)
+    assert delivered is not None, "the definitions bind order.events to saga.events"
+
+
+@pytest.mark.rabbitmq
+def test_a_passive_check_of_an_undeclared_topology_fails(rabbitmq_vhost):
+    with Connection(rabbitmq_vhost) as connection, pytest.raises(amqp.exceptions.NotFound):
+        declare_topology(connection.default_channel, passive=True)
