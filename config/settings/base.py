@@ -153,7 +153,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_TASK_ROUTES = {"messaging.*": {"queue": "relay"}, "orders.*": {"queue": "relay"}}
+# Named exchange and key, or Celery sends through the default exchange: a user allowed to write
+# there may put a message on any queue by name, the saga work queues included (apps/access/plan.py).
+RELAY_TASK_ROUTE = {"queue": "relay", "exchange": "relay", "routing_key": "relay"}
+CELERY_TASK_ROUTES = {"messaging.*": RELAY_TASK_ROUTE, "orders.*": RELAY_TASK_ROUTE}
 CELERY_TASK_DEFAULT_QUEUE = "relay"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 RELAY_SWEEP_INTERVAL = env.float("RELAY_SWEEP_INTERVAL", default=2.0)
