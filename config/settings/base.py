@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "apps.inventory",
     "apps.payments",
     "apps.audit",
+    "apps.access",
 ]
 
 MIDDLEWARE = [
