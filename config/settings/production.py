@@ -1,5 +1,7 @@
 """Production: secrets are mandatory, cookies secure, TLS assumed at the proxy, JSON only."""
 
+import secrets
+
 from django.core.exceptions import ImproperlyConfigured
 
 from config.logging import configure_logging
@@ -7,9 +9,14 @@ from config.logging import configure_logging
 from .base import *  # noqa: F403
 from .base import LOG_LEVEL, SERVICE_NAME, env
 
+# Only the web signs with SECRET_KEY (sessions, CSRF, the admin): it refuses to start without one.
+# Every other process (relay, beat, consumers, flower, migrations) signs nothing with it and gets a
+# fresh random key each start, so their Secrets hold no copy of the web's.
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
-    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set in production.")
+    if SERVICE_NAME.startswith("web"):
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set in production for the web.")
+    SECRET_KEY = secrets.token_urlsafe(50)
 
 DEBUG = False
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)

@@ -1,4 +1,4 @@
-"""Production settings fail fast without their secret; every settings module requires a login."""
+"""Production settings fail fast without the web's secret; every settings module requires a login."""
 
 import os
 import subprocess
@@ -18,7 +18,8 @@ SETUP_PRODUCTION = (
 
 
 def run_production_setup(**extra_env) -> subprocess.CompletedProcess:
-    env = {name: value for name, value in os.environ.items() if name not in ("DJANGO_SECRET_KEY", "DJANGO_DEBUG")}
+    ignored = ("DJANGO_SECRET_KEY", "DJANGO_DEBUG", "SERVICE_NAME")
+    env = {name: value for name, value in os.environ.items() if name not in ignored}
     env.update(extra_env)
     return subprocess.run(
         [sys.executable, "-c", SETUP_PRODUCTION],
@@ -37,6 +38,23 @@ def test_production_refuses_to_start_without_a_secret_key():
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_a_web_copy_without_a_secret_key():
+    result = run_production_setup(SERVICE_NAME="web2")
+
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+@pytest.mark.parametrize("service", ["relay", "beat", "orders-consumer", "flower", "migrate"])
+def test_production_gives_any_other_process_a_random_key_of_its_own(service):
+    first, second = run_production_setup(SERVICE_NAME=service), run_production_setup(SERVICE_NAME=service)
+
+    assert first.returncode == second.returncode == 0, first.stderr
+    keys = {result.stdout.split("KEY ", 1)[1].split()[0] for result in (first, second)}
+    assert len(keys) == 2
+    assert all(len(key) >= 50 for key in keys)
 
 
 def test_production_refuses_an_empty_secret_key():
