@@ -3,12 +3,18 @@
 Each stack gets fresh databases and a fresh RabbitMQ vhost, starts the processes
 it is asked for as subprocesses (each in its own process group, with its log in
 a file), and removes everything when closed.
+
+Every process runs as its own MariaDB and RabbitMQ users, which ``manage.py
+provision_access`` creates with the rights of apps/access/plan.py, and gets only
+its own URLs and signing keys; migrations run as the migrate user. The harness
+itself (``manage``, ``sql``) stays the operator at the console: root and guest.
 """
 
 import contextlib
 import itertools
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -20,6 +26,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import MySQLdb
+
+from apps.access.plan import PRINCIPALS
+from apps.access.services import access_password_variables, access_user
 
 ROOT = Path(__file__).resolve().parent.parent
 MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root"}
@@ -35,6 +44,8 @@ STAFF = ("e2e-admin", "e2e-password-123")
 # Every request of the harness runs as this user, staff with the seed's permissions (create_customer --seed-operator).
 OPERATOR = "e2e-operator"
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+BROKER_URL_VARIABLES = ("CELERY_BROKER_URL", "MESSAGING_BROKER_URL")
+SIGNING_KEY_VARIABLES = sorted({name for principal in PRINCIPALS.values() for name in principal.signing_keys})
 _counter = itertools.count(1)
 
 
@@ -56,7 +67,9 @@ def free_port() -> int:
 class Stack:
     """``mariadb`` (connection arguments) and ``broker_hosts`` (host:port, several for a cluster:
     the URL becomes kombu's ``;``-separated failover list) default to the local servers;
-    ``rabbitmqctl`` is how the stack's vhost is added and deleted."""
+    ``rabbitmqctl`` is how the stack's vhost is added and deleted. ``least_privilege`` false: every
+    process runs as root and guest, as the cluster runs, whose brokers the local rabbitmqctl
+    cannot reach to provision them."""
 
     def __init__(
         self,
@@ -66,8 +79,10 @@ class Stack:
         mariadb: dict | None = None,
         broker_hosts: list[str] | None = None,
         rabbitmqctl: Callable[..., None] = rabbitmqctl,
+        least_privilege: bool = True,
     ):
         self.mariadb = mariadb or MARIADB
+        self.least_privilege = least_privilege
         self.broker_hosts = broker_hosts or [RABBITMQ_HOST]
         self._rabbitmqctl = rabbitmqctl
         database_server = f"{self.mariadb['user']}@{self.mariadb['host']}:{self.mariadb['port']}"
@@ -77,6 +92,8 @@ class Stack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.databases = {alias: f"{self.name}_{alias}" for alias in ALIASES}
         self.vhost = self.name
+        self.user_prefix = f"{self.name}-"
+        self.credentials_file = self.workdir / "access.env"
         self.port = free_port()
         self.token = ""
         self.processes: dict[str, subprocess.Popen] = {}
@@ -111,6 +128,8 @@ class Stack:
             "THROTTLE_ORDERS_USER": "off",
             "THROTTLE_ORDERS_IP": "off",
             **{URL_VARIABLES[alias]: f"mysql://{database_server}/{db}" for alias, db in self.databases.items()},
+            # The message-signing keys of this stack, one per direction; each process gets only its own.
+            **{name: f"k1:{secrets.token_urlsafe(32)}" for name in SIGNING_KEY_VARIABLES},
             **(env or {}),
         }
         for variable in ("TEST_DB", "CRASH_POINTS", "PAYMENT_FAILURE_RATE"):
@@ -121,10 +140,52 @@ class Stack:
     def create(self) -> "Stack":
         self._rabbitmqctl("add_vhost", self.vhost)
         self._rabbitmqctl("set_permissions", "-p", self.vhost, "guest", ".*", ".*", ".*")
-        self.manage("migrate_all", "--verbosity", "0")
+        if self.least_privilege:
+            self.provision()
+            self.manage("migrate_all", "--verbosity", "0", env=self.principal_env("migrate"))
+            # Again, now that the tables of the table-level grants exist.
+            self.provision()
+        else:
+            self.manage("migrate_all", "--verbosity", "0")
         self.manage("createsuperuser", "--noinput")
         self.token = self.manage("create_customer", OPERATOR, "--seed-operator").stdout.strip()
         return self
+
+    def provision(self) -> subprocess.CompletedProcess:
+        """``manage.py provision_access`` for this stack's users, passwords kept in its credentials file."""
+        return self.manage(
+            "provision_access",
+            *("--prefix", self.user_prefix, "--vhost", self.vhost),
+            *("--credentials-file", str(self.credentials_file)),
+        )
+
+    def passwords(self) -> dict[str, str]:
+        """The provisioned passwords by variable (DB_PASSWORD_WEB, BROKER_PASSWORD_WEB, ...)."""
+        lines = self.credentials_file.read_text().splitlines()
+        return dict(line.split("=", 1) for line in lines if "=" in line)
+
+    def principal_env(self, name: str) -> dict[str, str | None]:
+        """What process ``name`` (or the migrate role) gets instead of root, guest and every key: its own
+        users' URLs, its own signing keys. None: the variable is removed."""
+        principal = PRINCIPALS[name]
+        passwords = self.passwords()
+        variables = access_password_variables(principal)
+        user = access_user(prefix=self.user_prefix, principal=name)
+        env: dict[str, str | None] = {variable: None for variable in URL_VARIABLES.values()}
+        for alias in principal.databases:
+            password = passwords[variables["database"]]
+            address = f"{self.mariadb['host']}:{self.mariadb['port']}"
+            env[URL_VARIABLES[alias]] = f"mysql://{user}:{password}@{address}/{self.databases[alias]}"
+        broker_url = "memory://"
+        if principal.broker is not None:
+            password = passwords[variables["broker"]]
+            broker_url = ";".join(f"amqp://{user}:{password}@{host}/{self.vhost}" for host in self.broker_hosts)
+        env.update(dict.fromkeys(BROKER_URL_VARIABLES, broker_url))
+        env.update({key: self.base_env.get(key) for key in SIGNING_KEY_VARIABLES})
+        env.update(dict.fromkeys(set(SIGNING_KEY_VARIABLES) - set(principal.signing_keys)))
+        # provision_access declared the topology; a process may only check it.
+        env["RABBITMQ_DECLARE_TOPOLOGY"] = "false"
+        return env
 
     def auth_headers(self) -> dict[str, str]:
         """The operator's ``Authorization: Bearer`` header, for clients other than ``http``."""
@@ -143,12 +204,27 @@ class Stack:
             connection.close()
         with contextlib.suppress(subprocess.CalledProcessError):
             self._rabbitmqctl("delete_vhost", self.vhost)
+        if self.least_privilege:
+            self._drop_users()
 
-    def manage(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    def _drop_users(self) -> None:
+        connection = MySQLdb.connect(**self.mariadb)
+        try:
+            for principal in PRINCIPALS.values():
+                user = access_user(prefix=self.user_prefix, principal=principal.name)
+                if principal.databases:
+                    connection.cursor().execute("DROP USER IF EXISTS %s@'%%'", [user])
+                if principal.broker is not None:
+                    with contextlib.suppress(subprocess.CalledProcessError):
+                        self._rabbitmqctl("delete_user", user)
+        finally:
+            connection.close()
+
+    def manage(self, *args: str, env: dict[str, str | None] | None = None) -> subprocess.CompletedProcess:
         result = subprocess.run(
             [sys.executable, "manage.py", *args],
             cwd=ROOT,
-            env={**self.base_env, **(env or {})},
+            env=_without_removed({**self.base_env, **(env or {})}),
             capture_output=True,
             text=True,
             timeout=300,
@@ -167,6 +243,7 @@ class Stack:
         metrics_port = self.metrics_ports.setdefault(key, free_port())
         process_env = {
             **self.base_env,
+            **(self.principal_env(name) if self.least_privilege else {}),
             "SERVICE_NAME": key,
             "RELAY_NAME": key,
             "METRICS_PORT": str(metrics_port),
@@ -175,7 +252,7 @@ class Stack:
         process = subprocess.Popen(
             ["bash", "-c", f"exec {procfile()[name]}"],
             cwd=ROOT,
-            env=process_env,
+            env=_without_removed(process_env),
             stdout=handle,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -374,3 +451,7 @@ class Stack:
         )
         rows = self.sql("orders", f"SELECT id, status FROM orders WHERE id IN ({placeholders})", ids)
         return dict(rows)
+
+
+def _without_removed(env: dict[str, str | None]) -> dict[str, str]:
+    return {name: value for name, value in env.items() if value is not None}

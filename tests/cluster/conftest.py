@@ -45,6 +45,8 @@ def make_cluster_stack(cluster_addresses, tmp_path_factory):
             mariadb=mariadb,
             broker_hosts=brokers,
             rabbitmqctl=rabbitmqctl,
+            # provision_access imports its definitions with the local rabbitmqctl, which reaches no cluster node.
+            least_privilege=False,
         )
         stacks.append(stack)
         stack.create()

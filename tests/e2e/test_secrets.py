@@ -24,7 +24,8 @@ BROKER_USERS = {
 
 @pytest.fixture
 def password_stack(tmp_path):
-    stack = Stack(tmp_path / "stack")
+    # Its own users and passwords, set up here, instead of the provisioned ones.
+    stack = Stack(tmp_path / "stack", least_privilege=False)
     db_user, db_password = f"u{secrets.token_hex(6)}", new_password()
     broker_password = {app: new_password() for app in set(BROKER_USERS.values())}
     broker_user = {app: f"{stack.vhost}_{app}" for app in broker_password}

@@ -84,7 +84,8 @@ class SeparateServersStack(Stack):
     """A Stack whose app databases live on the servers given per alias (the others on the usual one)."""
 
     def __init__(self, workdir: Path, *, ports: dict[str, int], env: dict[str, str] | None = None):
-        super().__init__(workdir, env=env)
+        # Root on each server: the stack's provisioned users and their URLs are the main server's.
+        super().__init__(workdir, env=env, least_privilege=False)
         self.ports = {alias: ports.get(alias, MARIADB["port"]) for alias in self.databases}
         for alias, port in self.ports.items():
             self.base_env[URL_VARIABLES[alias]] = f"mysql://root@127.0.0.1:{port}/{self.databases[alias]}"
