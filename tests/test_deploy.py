@@ -17,16 +17,19 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from apps.access.plan import PRINCIPALS, Principal
+from apps.access.services import access_password_variables
 from apps.messaging.topology import WORK_QUEUES
 from tests.cluster.harness import CLUSTER_SETTINGS
-from tests.stack import procfile
+from tests.stack import URL_VARIABLES, procfile
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
 BIN = Path(sys.executable).parent
 PROCESSES = tuple(procfile())
-APP_SERVICES = (*PROCESSES, "migrate")
+# provision and grant run provision_access before and after migrate (the table-level grants need the tables).
+APP_SERVICES = (*PROCESSES, "migrate", "provision", "grant")
 # Servers the deployment runs beside the app's own image: Redis holds the web's throttle counters.
 SERVERS = {"redis"}
 # Variables the README documents that a deployment never sets: fault injection for tests, the name
@@ -40,6 +43,10 @@ NOT_DEPLOYED = {
     "METRICS_PORT",
 }
 SECRET_NAMES = re.compile(r"SECRET|PASSWORD|_URL$")
+# Not variables of .env: compose writes each process's own URLs from its own passwords.
+BUILT_PER_SERVICE = {*URL_VARIABLES.values(), "CELERY_BROKER_URL", "MESSAGING_BROKER_URL"}
+# Every variable that holds some process's credential or key.
+CREDENTIALS = re.compile(r"^(DB_PASSWORD_|BROKER_PASSWORD_|SIGNING_KEYS_)|^DJANGO_SECRET_KEY$")
 
 
 def tool(name: str) -> str:
@@ -93,6 +100,8 @@ def test_compose_file_resolves_with_the_example_environment(compose):
         "rabbitmq",
         "redis",
         "migrate",
+        "provision",
+        "grant",
         *PROCESSES,
         "prometheus",
         "grafana",
@@ -107,23 +116,28 @@ def test_every_process_runs_its_procfile_line_from_one_image(compose):
         assert services[name]["command"] == [name]
         assert services[name]["build"]["dockerfile"] == "deploy/Dockerfile"
     assert services["migrate"]["command"] == ["python", "manage.py", "migrate_all"]
+    for name in ("provision", "grant"):
+        assert services[name]["command"][:3] == ["python", "manage.py", "provision_access"], name
     assert services["mysql"]["image"].startswith("mysql:8")
     assert re.fullmatch(r"rabbitmq:3[.\d]*-management", services["rabbitmq"]["image"])
 
 
-def test_servers_come_up_healthy_then_migrations_then_the_processes(compose):
+def test_servers_come_up_healthy_then_provisioning_and_migrations_then_the_processes(compose):
     services = compose["services"]
+    completed = {"condition": "service_completed_successfully", "required": True}
     for name in ("mysql", "rabbitmq", "redis", *PROCESSES, "prometheus", "grafana"):
         assert services[name].get("healthcheck", {}).get("test"), f"{name} has no health check"
-    assert services["migrate"]["depends_on"] == {
-        "mysql": {"condition": "service_healthy", "required": True},
-        "rabbitmq": {"condition": "service_healthy", "required": True},
-    }
+    assert services["provision"]["depends_on"] == {"mysql": {"condition": "service_healthy", "required": True}}
+    # The broker loads the definitions provision wrote, at boot.
+    assert services["rabbitmq"]["depends_on"] == {"provision": completed}
+    assert services["migrate"]["depends_on"] == {"provision": completed}
+    assert services["grant"]["depends_on"] == {"migrate": completed}
     for name in set(PROCESSES) - {"flower"}:
-        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully", name
+        assert services[name]["depends_on"]["grant"] == completed, name
         assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy", name
     assert services["grafana"]["depends_on"]["prometheus"]["condition"] == "service_healthy"
-    assert services["migrate"]["restart"] == "no"
+    for name in ("provision", "migrate", "grant"):
+        assert services[name]["restart"] == "no", name
 
 
 def test_prometheus_and_grafana_are_provisioned_from_deploy_observability(compose):
@@ -152,7 +166,8 @@ def test_the_example_environment_lists_every_variable():
     referenced = set(re.findall(r"(?<!\$)\$\{([A-Z_]+)", compose_text))
 
     assert referenced - set(example) == set(), "compose reads variables .env.example does not list"
-    assert readme_variables() - NOT_DEPLOYED - set(example) == set(), "README documents variables it does not list"
+    documented = readme_variables() - NOT_DEPLOYED - BUILT_PER_SERVICE
+    assert documented - set(example) == set(), "README documents variables it does not list"
     assert set(example) - referenced == set(), ".env.example lists variables compose never reads"
 
 
@@ -174,18 +189,56 @@ def test_no_deployment_sets_the_removed_login_switch(compose):
 
 def test_compose_holds_no_secret_and_demands_every_one(compose):
     compose_text = (DEPLOY / "docker-compose.yml").read_text()
-    for name in ("DJANGO_SECRET_KEY", "MYSQL_ROOT_PASSWORD", "MYSQL_PASSWORD", "RABBITMQ_PASSWORD"):
+    credentials = [name for name in env_example() if CREDENTIALS.search(name)]
+    assert len(credentials) == 1 + 4 + sum(len(access_password_variables(p)) for p in PRINCIPALS.values())
+    for name in ("MYSQL_ROOT_PASSWORD", *credentials):
         assert re.search(rf"\$\{{{name}:\?", compose_text), f"{name} must be required, not defaulted"
     assert "change-me" not in compose_text
 
 
-def test_the_database_init_script_creates_the_schemas_the_urls_name():
+def test_the_database_init_script_creates_the_schemas_the_urls_name_and_no_user(compose):
     script = (DEPLOY / "mysql" / "init" / "01-app-databases.sh").read_text()
     created = set(re.findall(r"CREATE DATABASE IF NOT EXISTS (\w+)", script))
-    granted = set(re.findall(r"GRANT ALL PRIVILEGES ON (\w+)\.\*", script))
-    named = {value.rsplit("/", 1)[1] for key, value in env_example().items() if key.endswith("DATABASE_URL")}
+    migrated = compose["services"]["migrate"]["environment"]
+    named = {migrated[variable].rsplit("/", 1)[1] for variable in URL_VARIABLES.values()}
 
-    assert created == granted == named == {"sagas_default", "sagas_orders", "sagas_inventory", "sagas_payments"}
+    assert created == named == {"sagas_default", "sagas_orders", "sagas_inventory", "sagas_payments"}
+    assert not re.search(r"GRANT|CREATE USER", script), "users and grants are provision_access's"
+    assert "MYSQL_USER" not in compose["services"]["mysql"]["environment"]
+
+
+def expected_secrets(principal: Principal) -> set[str]:
+    """The variables a process's environment holds secret: its URLs, its signing keys, the web's key and Redis."""
+    names = {URL_VARIABLES[alias] for alias in principal.databases} | set(principal.signing_keys)
+    if principal.broker is not None:
+        names |= {"CELERY_BROKER_URL", "MESSAGING_BROKER_URL"}
+    if principal.secret_key:
+        names.add("DJANGO_SECRET_KEY")
+    return names
+
+
+def owned_only(principal: Principal, values: dict[str, str]) -> list[str]:
+    """Values naming another principal's user or password variable (an empty list when none does)."""
+    own = set(access_password_variables(principal).values())
+    wrong = []
+    for name, value in values.items():
+        passwords = set(re.findall(r"\$\{?((?:DB|BROKER)_PASSWORD_[A-Z_]+)", value)) - own
+        users = {user for user in re.findall(r"//(sagas-[\w-]+):", value) if user != f"sagas-{principal.name}"}
+        if passwords or users:
+            wrong.append(f"{name}: {sorted(passwords | users)}")
+    return wrong
+
+
+def test_each_compose_process_gets_only_its_own_users_and_keys(compose):
+    raw = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())["services"]
+    for name in (*PROCESSES, "migrate"):
+        principal = PRINCIPALS[name]
+        environment = compose["services"][name]["environment"]
+        secret = {variable for variable in environment if CREDENTIALS.search(variable) or variable in BUILT_PER_SERVICE}
+
+        assert secret == expected_secrets(principal), name
+        assert owned_only(principal, {key: str(value) for key, value in raw[name]["environment"].items()}) == [], name
+    assert compose["services"]["web"]["environment"]["DATABASE_URL"].startswith("mysql://sagas-web:")
 
 
 # --- the image -------------------------------------------------------------------------
@@ -338,20 +391,46 @@ def test_secrets_only_by_reference_and_settings_from_the_config_map():
             for variable in container.get("env", []):
                 assert not SECRET_NAMES.search(variable["name"]), f"{variable['name']} set inline"
             references = {next(iter(source)): next(iter(source.values()))["name"] for source in container["envFrom"]}
-            assert references == {"configMapRef": "saga-orders-config", "secretRef": "saga-orders-secrets"}
+            component = document["metadata"]["labels"]["app.kubernetes.io/component"]
+            assert references == {"configMapRef": "saga-orders-config", "secretRef": f"saga-orders-{component}"}
     assert not [name for name in config_maps["saga-orders-config"]["data"] if SECRET_NAMES.search(name)]
 
 
-def test_redis_runs_in_the_cluster_and_the_secret_names_its_url():
+def secret_templates() -> dict[str, dict]:
+    """deploy/k8s/secrets/secrets.yaml by component: what each process's Secret holds."""
+    documents = [document for _, document in manifests(K8S / "secrets")]
+    return {document["metadata"]["labels"]["app.kubernetes.io/component"]: document for document in documents}
+
+
+def test_a_secret_per_deployment_and_the_job_each_with_only_its_own_credentials():
+    templates = secret_templates()
+    workloads = {**app_deployments(), **{"migrate": of_kind("Job")["saga-orders-migrate"]}}
+
+    assert set(templates) == set(workloads)
+    for component, secret in templates.items():
+        kubernetes_validate.validate(secret, "1.30", strict=True)
+        principal = PRINCIPALS[component]
+        assert secret["metadata"]["name"] == f"saga-orders-{component}"
+        assert set(secret["stringData"]) - {"REDIS_URL"} == expected_secrets(principal), component
+        assert owned_only(principal, secret["stringData"]) == [], component
+        variables = {name for value in secret["stringData"].values() for name in re.findall(r"\$\{(\w+)\}", value)}
+        assert variables <= set(access_password_variables(principal).values()) | set(principal.signing_keys) | {
+            "DJANGO_SECRET_KEY"
+        }, component
+    assert [name for name, secret in templates.items() if "DJANGO_SECRET_KEY" in secret["stringData"]] == ["web"]
+    assert not {key for key in templates["beat"]["stringData"] if key.startswith("SIGNING_KEYS_")}
+    assert not {key for key in templates["flower"]["stringData"] if key.startswith("SIGNING_KEYS_")}
+
+
+def test_redis_runs_in_the_cluster_and_the_web_secret_names_its_url():
     [redis] = containers(of_kind("Deployment")["redis"])
     service = of_kind("Service")["redis"]
-    readme = (K8S / "README.md").read_text()
 
     assert redis["image"].startswith("redis:7")
     assert not redis["image"].endswith(":latest")
     assert "--save" in redis["args"]
     assert service["spec"]["ports"][0]["port"] == 6379
-    assert "--from-literal=REDIS_URL=redis://redis:6379/0" in readme
+    assert secret_templates()["web"]["stringData"]["REDIS_URL"] == "redis://redis:6379/0"
     assert of_kind("ConfigMap")["saga-orders-config"]["data"]["NUM_PROXIES"] == "1"
 
 
@@ -379,9 +458,9 @@ def _consumers() -> dict:
 def test_deployments_use_the_cluster_settings_make_test_cluster_proves():
     from kombu import Connection
 
-    readme = (K8S / "README.md").read_text()
-    [broker_url] = re.findall(r"CELERY_BROKER_URL='([^']+)'", readme)
-    databases = dict(re.findall(r"--from-literal=([A-Z_]*DATABASE_URL)=mysql://[^@]+@([^:/]+):", readme))
+    web = secret_templates()["web"]["stringData"]
+    broker_url = web["CELERY_BROKER_URL"]
+    databases = {name: re.match(r"mysql://[^@]+@([^:/]+):", web[name]).group(1) for name in URL_VARIABLES.values()}
     example_text = (DEPLOY / ".env.example").read_text()
     [example_brokers] = re.findall(r"^# (amqp://\S+;\S+)$", example_text, re.MULTILINE)
 

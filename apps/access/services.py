@@ -73,7 +73,8 @@ def access_provision(
     from it or generated and written to it, mode 0600. Nothing is ever printed.
     The broker's definitions (users, permissions, topic permissions and the
     saga topology) are applied with ``rabbitmqctl import_definitions``, or only
-    written to ``definitions_file`` for the caller to import.
+    written to ``definitions_file`` (mode 0644: salted hashes, no password) for
+    the broker to load at boot or the caller to import.
 
     Raises MissingPassword, or the server's error for a refused statement or import.
     """
@@ -84,7 +85,8 @@ def access_provision(
     definitions = _broker_definitions(prefix=prefix, vhost=vhost, passwords=passwords)
     result.broker_users = [user["name"] for user in definitions["users"]]
     if definitions_file is not None:
-        _write_private(definitions_file, _json(definitions))
+        # Readable by the broker's own user, which loads it at boot: it holds salted hashes, no password.
+        _write(definitions_file, _json(definitions), mode=0o644)
     else:
         _import_definitions(definitions, rabbitmqctl=rabbitmqctl)
     return result
@@ -103,9 +105,7 @@ def _passwords(*, environ: dict[str, str], credentials_file: Path | None) -> dic
                 value, generated = f"p{secrets.token_urlsafe(24)}", True
             passwords[variable] = value
     if generated:
-        _write_private(
-            credentials_file, "".join(f"{name}={value}\n" for name, value in {**stored, **passwords}.items())
-        )
+        _write(credentials_file, "".join(f"{name}={value}\n" for name, value in {**stored, **passwords}.items()))
     return passwords
 
 
@@ -191,9 +191,10 @@ def _json(document: dict) -> str:
     return json.dumps(document, indent=2)
 
 
-def _write_private(path: Path, text: str) -> None:
+def _write(path: Path, text: str, *, mode: int = 0o600) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    os.fchmod(descriptor, mode)
     with os.fdopen(descriptor, "w") as handle:
         handle.write(text)
 

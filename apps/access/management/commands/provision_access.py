@@ -34,7 +34,7 @@ class Command(BaseCommand):
             "--definitions-file",
             type=Path,
             default=None,
-            help="write the broker definitions here (0600) instead of importing them",
+            help="write the broker definitions here (0644, salted hashes only) instead of importing them",
         )
 
     def handle(self, *args, **options):
