@@ -214,3 +214,34 @@ def _permissions(vhost: str) -> list:
         timeout=60,
     ).stdout
     return sorted(json.loads(output), key=lambda row: row["user"])
+
+
+def test_the_ops_user_looks_at_redrives_and_purges_a_dlq_and_consumes_nothing_else(provision):
+    from apps.messaging.dlq import dlq_depths, dlq_peek, dlq_purge, dlq_redrive
+
+    provision()
+    user, password = access_user(prefix=provision.prefix, principal="ops"), _password(provision, "ops", "broker")
+    ops_url = f"amqp://{user}:{password}@127.0.0.1:5672/{provision.vhost}"
+    guest = amqp.Connection("127.0.0.1:5672", userid="guest", password="guest", virtual_host=provision.vhost)
+    guest.connect()
+    headers = {"x-original-exchange": "saga.commands", "x-original-routing-key": "inventory.reserve"}
+    for _ in range(2):
+        message = amqp.Message(b"{}", message_id=str(uuid.uuid4()), application_headers=headers)
+        guest.channel().basic_publish(message, exchange="", routing_key="inventory.commands.dlq")
+    guest.collect()
+
+    [letter, _] = dlq_peek(queue="inventory.commands", limit=5, url=ops_url)
+    redriven = dlq_redrive(queue="inventory.commands", limit=1, url=ops_url)
+    depths = {depth.queue: depth.messages for depth in dlq_depths(url=ops_url)}
+    purged = dlq_purge(queue="inventory.commands", url=ops_url)
+    connection, channel = _broker_channel(provision, "ops")
+    try:
+        with pytest.raises(amqp.exceptions.AccessRefused):
+            channel.basic_get("inventory.commands")
+    finally:
+        connection.collect()
+
+    assert redriven.redriven == [letter.message_id]
+    assert redriven.failed == {}
+    assert depths["inventory.commands.dlq"] == 1
+    assert purged == 1
