@@ -16,7 +16,8 @@ granted what its code touches and nothing more:
 Broker rights are RabbitMQ regexes over exchange and queue names, always
 anchored. With the topology declared by provisioning, no process configures a
 saga exchange or queue; Celery processes configure only Celery's own names
-(the ``relay`` task queue, the remote-control pidbox, Flower's event queues).
+(the ``relay`` task queue, the remote-control pidbox, Flower's event queues,
+the delayed delivery a relay worker sets up on quorum queues).
 """
 
 import dataclasses
@@ -44,6 +45,8 @@ WORKER_PIDBOX_QUEUE = r".+@.+\.celery\.pidbox"
 REPLY_QUEUE = r".+\.reply\.celery\.pidbox"
 EVENTS = "celeryev"
 EVENTS_QUEUE = r"celeryev\..+"
+# A worker on quorum queues sets up Celery's native delayed delivery (countdown and eta tasks) at start.
+DELAYED_DELIVERY = r"celery_delayed_(\d+|delivery)"
 
 SIGNING_ORDERS_INVENTORY = "SIGNING_KEYS_ORDERS_INVENTORY"
 SIGNING_ORDERS_PAYMENTS = "SIGNING_KEYS_ORDERS_PAYMENTS"
@@ -183,7 +186,7 @@ PRINCIPALS: dict[str, Principal] = {
                 ),
             },
             broker=BrokerRights(
-                configure=(CELERY_TASKS, PIDBOX, PIDBOX_REPLY, WORKER_PIDBOX_QUEUE, REPLY_QUEUE),
+                configure=(CELERY_TASKS, PIDBOX, PIDBOX_REPLY, WORKER_PIDBOX_QUEUE, REPLY_QUEUE, DELAYED_DELIVERY),
                 write=(
                     _saga(COMMANDS_EXCHANGE),
                     _saga(EVENTS_EXCHANGE),
@@ -192,8 +195,9 @@ PRINCIPALS: dict[str, Principal] = {
                     PIDBOX_REPLY,
                     WORKER_PIDBOX_QUEUE,
                     REPLY_QUEUE,
+                    DELAYED_DELIVERY,
                 ),
-                read=(CELERY_TASKS, PIDBOX, PIDBOX_REPLY, WORKER_PIDBOX_QUEUE, REPLY_QUEUE),
+                read=(CELERY_TASKS, PIDBOX, PIDBOX_REPLY, WORKER_PIDBOX_QUEUE, REPLY_QUEUE, DELAYED_DELIVERY),
                 event_keys=ALL_EVENT_KEYS,
             ),
             signing_keys=ORDERS_SIGNING,
