@@ -164,6 +164,10 @@ class Stack:
         lines = self.credentials_file.read_text().splitlines()
         return dict(line.split("=", 1) for line in lines if "=" in line)
 
+    def process_env(self, name: str) -> dict[str, str]:
+        """The environment Procfile process ``name`` runs with, but for its instance's names and ports."""
+        return _without_removed({**self.base_env, **(self.principal_env(name) if self.least_privilege else {})})
+
     def principal_env(self, name: str) -> dict[str, str | None]:
         """What process ``name`` (or the migrate role) gets instead of root, guest and every key: its own
         users' URLs, its own signing keys. None: the variable is removed."""
@@ -242,8 +246,7 @@ class Stack:
         self._log_files[key] = handle
         metrics_port = self.metrics_ports.setdefault(key, free_port())
         process_env = {
-            **self.base_env,
-            **(self.principal_env(name) if self.least_privilege else {}),
+            **self.process_env(name),
             "SERVICE_NAME": key,
             "RELAY_NAME": key,
             "METRICS_PORT": str(metrics_port),
