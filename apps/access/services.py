@@ -100,9 +100,9 @@ def _passwords(*, environ: dict[str, str], credentials_file: Path | None) -> dic
             value = environ.get(variable) or stored.get(variable)
             if not value:
                 if credentials_file is None:
-                    raise MissingPassword(f"{variable} is not set (pass --credentials-file to generate one)")
-                # URL-safe, and never with a leading '-' that a command line would read as an option.
-                value, generated = f"p{secrets.token_urlsafe(24)}", True
+                    raise MissingPassword(f"{variable} is not set; only a development credentials file gets one made")
+                # URL-safe: it goes into the process's database and broker URLs as it is.
+                value, generated = secrets.token_urlsafe(24), True
             passwords[variable] = value
     if generated:
         _write(credentials_file, "".join(f"{name}={value}\n" for name, value in {**stored, **passwords}.items()))
