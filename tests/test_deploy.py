@@ -476,3 +476,14 @@ def test_deployments_use_the_cluster_settings_make_test_cluster_proves():
     example = env_example()
     for name, value in CLUSTER_SETTINGS.items():
         assert config[name] == example[name] == value, name
+
+
+def test_every_process_knows_its_own_name_so_its_probes_need_no_web_secret(compose):
+    # A probe run beside a process (the relay's celery inspect ping) loads the settings with the container's
+    # environment: without SERVICE_NAME it would pass for the web and want DJANGO_SECRET_KEY.
+    for name in (*PROCESSES, "migrate"):
+        assert compose["services"][name]["environment"]["SERVICE_NAME"] == name, name
+    for workload in [*app_deployments().values(), *of_kind("Job").values()]:
+        component = workload["metadata"]["labels"]["app.kubernetes.io/component"]
+        [container] = containers(workload)
+        assert {"name": "SERVICE_NAME", "value": component} in container["env"], component
