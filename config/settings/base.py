@@ -4,6 +4,8 @@ With no database or broker URL set, the system runs on the embedded default:
 SQLite files under ``var/`` and kombu's in-process ``memory://`` broker.
 """
 
+import hashlib
+import hmac
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -231,6 +233,38 @@ CRASH_POINTS = frozenset(env.list("CRASH_POINTS", default=[]))
 MESSAGE_RETENTION = env.str("MESSAGE_RETENTION", default="7d")
 INBOX_DEDUP_WINDOW = env.str("INBOX_DEDUP_WINDOW", default="14d")
 MESSAGE_PURGE_BATCH_SIZE = env.int("MESSAGE_PURGE_BATCH_SIZE", default=1000)
+
+# Who may send what: each route (producing app -> consuming app) has its own HMAC keys,
+# ``SIGNING_KEYS_<PRODUCER>_<CONSUMER>`` as ``key_id:secret[,key_id:secret]``. The first key
+# signs, every listed one verifies (rotation). A process holds only the routes it signs or
+# verifies. Outside production, an unset route's key is derived from SECRET_KEY, so every
+# process of one checkout agrees; production derives nothing (config/settings/production.py).
+SIGNING_ROUTES = (("orders", "inventory"), ("orders", "payments"), ("inventory", "orders"), ("payments", "orders"))
+
+
+def signing_keys(*, derive_from: str | None) -> dict[tuple[str, str], tuple[tuple[str, str], ...]]:
+    """The keys of every route from the environment; an unset route derives one from ``derive_from`` (or has none)."""
+    keys = {}
+    for producer, consumer in SIGNING_ROUTES:
+        variable = f"SIGNING_KEYS_{producer.upper()}_{consumer.upper()}"
+        entries = []
+        for item in env.list(variable, default=[]):
+            key_id, _, secret = item.partition(":")
+            if not key_id or len(secret) < 32:
+                raise ImproperlyConfigured(f"{variable}: each key is key_id:secret, the secret at least 32 characters")
+            entries.append((key_id, secret))
+        if not entries and derive_from is not None:
+            route = f"message-signing:{producer}>{consumer}".encode()
+            entries.append(("derived", hmac.new(derive_from.encode(), route, hashlib.sha256).hexdigest()))
+        if entries:
+            keys[(producer, consumer)] = tuple(entries)
+    return keys
+
+
+MESSAGE_SIGNING_KEYS = signing_keys(derive_from=SECRET_KEY)
+# Only for an upgrade from a version that did not sign: a message with no signature at all is
+# accepted (and counted); a wrong signature is refused whatever this says. ``check --deploy`` warns.
+MESSAGING_ACCEPT_UNSIGNED = env.bool("MESSAGING_ACCEPT_UNSIGNED", default=False)
 
 # Which handlers each consumer runs, on which queue and database. Messaging
 # resolves the handler tables by dotted path so it never imports a domain app.

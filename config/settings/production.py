@@ -5,11 +5,13 @@ from django.core.exceptions import ImproperlyConfigured
 from config.logging import configure_logging
 
 from .base import *  # noqa: F403
-from .base import LOG_LEVEL, SERVICE_NAME, env
+from .base import LOG_LEVEL, SERVICE_NAME, env, signing_keys
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set in production.")
+# Each process is given the keys of the routes it signs or verifies, and no others.
+MESSAGE_SIGNING_KEYS = signing_keys(derive_from=None)
 
 DEBUG = False
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)

@@ -1,0 +1,22 @@
+"""Deliveries as the producing app sends them: signed with its route's key (apps.messaging.signing)."""
+
+import json
+import uuid
+
+from apps.messaging.consumer import Delivery
+from apps.messaging.contracts import CONTRACTS
+from apps.messaging.signing import signed_headers
+
+
+def signed_delivery(*, routing_key: str, body: dict, message_id: str | None = None, headers=None) -> Delivery:
+    """A delivery of ``body`` under ``routing_key``, signed by the app that sends that key."""
+    message_id = message_id or str(uuid.uuid4())
+    return Delivery(
+        body=json.dumps(body).encode(),
+        routing_key=routing_key,
+        message_id=message_id,
+        headers={
+            **(headers or {}),
+            **signed_headers(contract=CONTRACTS[routing_key], message_id=message_id, body=body),
+        },
+    )
