@@ -328,9 +328,27 @@ class ProcessPayment(Contract):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class RefundPayment(ProcessPayment):
-    """Give back what the order was charged; refuses any later charge for it."""
+    """Give back what the order was charged; refuses any later charge for it.
+
+    ``payment_saga_id`` names the saga that charged (a cancellation refunds its
+    placement's payment); absent, it is ``saga_id`` (the version before it).
+    """
 
     routing_key = "payment.refund"
+
+    payment_saga_id: uuid.UUID | None = None
+
+    @classmethod
+    def _parse(cls, body: dict) -> dict[str, Any]:
+        parsed = super()._parse(body)
+        if body.get("payment_saga_id") is not None:
+            parsed["payment_saga_id"] = _uuid(body, "payment_saga_id")
+        return parsed
+
+    @property
+    def charged_by(self) -> uuid.UUID:
+        """The saga whose payment this refunds."""
+        return self.payment_saga_id or self.saga_id
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
