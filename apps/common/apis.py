@@ -1,9 +1,14 @@
+import structlog
 from django.db import connections
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from apps.common.errors import error_schema_response
+
+log = structlog.get_logger("common.ready")
 
 
 class HealthApi(APIView):
@@ -21,7 +26,11 @@ class HealthApi(APIView):
 
 
 class ReadyApi(APIView):
-    """Readiness: every database answers a query."""
+    """Readiness: every database answers a query.
+
+    Anyone may ask, so the answer says only ready or not; which database failed, and how,
+    goes to the log (``ready.database_unavailable``).
+    """
 
     authentication_classes = []
     permission_classes = [AllowAny]
@@ -29,31 +38,23 @@ class ReadyApi(APIView):
     @extend_schema(
         operation_id="ready",
         responses={
-            200: inline_serializer("Ready", {"status": serializers.CharField(), "databases": serializers.DictField()}),
-            503: inline_serializer(
-                "NotReady",
-                {
-                    "error": serializers.CharField(),
-                    "code": serializers.CharField(),
-                    "databases": serializers.DictField(),
-                },
-            ),
+            200: inline_serializer("Ready", {"status": serializers.ChoiceField(choices=["ready"])}),
+            503: error_schema_response("NOT_READY: a database does not answer."),
         },
     )
     def get(self, request):
-        databases = {alias: _database_state(alias) for alias in connections}
-        if all(state == "ok" for state in databases.values()):
-            return Response({"status": "ok", "databases": databases})
-        return Response(
-            {"error": "A database is unreachable.", "code": "NOT_READY", "databases": databases}, status=503
-        )
+        unavailable = [alias for alias in connections if not _database_answers(alias)]
+        if not unavailable:
+            return Response({"status": "ready"})
+        return Response({"error": "Not ready.", "code": "NOT_READY"}, status=503)
 
 
-def _database_state(alias: str) -> str:
+def _database_answers(alias: str) -> bool:
     try:
         with connections[alias].cursor() as cursor:
             cursor.execute("SELECT 1")
-        return "ok"
     except Exception as exc:  # noqa: BLE001 -- any failure means not ready
+        log.warning("ready.database_unavailable", database=alias, error=type(exc).__name__, detail=str(exc))
         connections[alias].close()
-        return f"error: {type(exc).__name__}"
+        return False
+    return True
