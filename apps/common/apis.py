@@ -1,8 +1,10 @@
 import structlog
 from django.db import connections
 from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -58,3 +60,21 @@ def _database_answers(alias: str) -> bool:
         connections[alias].close()
         return False
     return True
+
+
+class JsonErrorsMixin:
+    """A refusal is the API's JSON ``{error, code}``, though the view renders YAML or HTML when it answers."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if getattr(response, "exception", False):
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+class SchemaApi(JsonErrorsMixin, SpectacularAPIView):
+    """The OpenAPI document; who may read it: ``SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"]`` (ApiDocsReadable)."""
+
+
+class DocsApi(JsonErrorsMixin, SpectacularSwaggerView):
+    """Swagger UI over the OpenAPI document, for the same readers."""
