@@ -3,7 +3,7 @@ from django.contrib.auth.views import LoginView
 from django.urls import include, path
 
 from apps.accounts.views import login_lockout
-from apps.common.apis import DocsApi, HealthApi, ReadyApi, SchemaApi
+from apps.common.apis import DocsApi, HealthApi, ReadyApi, SchemaApi, metrics_view
 
 urlpatterns = [
     # Ahead of the admin's and DRF's own login routes: the same views, behind the login lockout.
@@ -19,7 +19,7 @@ urlpatterns = [
     path("api/docs/", DocsApi.as_view(url_name="schema"), name="swagger-ui"),
     path("health", HealthApi.as_view(), name="health"),
     path("ready", ReadyApi.as_view(), name="ready"),
-    path("", include("django_prometheus.urls")),
+    path("metrics", metrics_view, name="prometheus-django-metrics"),
     path("", include("apps.accounts.urls")),
     path("", include("apps.orders.urls")),
     path("", include("apps.inventory.urls")),

@@ -318,6 +318,40 @@ def test_every_deployment_has_resources_and_probes_and_web_probes_ready_and_heal
     assert web["livenessProbe"]["httpGet"]["path"] == "/health"
 
 
+def procfile_metrics_ports() -> dict[str, int]:
+    return {
+        name: int(match.group(1))
+        for name, line in procfile().items()
+        if (match := re.search(r"METRICS_PORT=\$\{METRICS_PORT:-(\d+)\}", line))
+    }
+
+
+def test_prometheus_scrapes_each_pod_on_its_procfile_metrics_port_which_no_service_exposes():
+    ports = procfile_metrics_ports()
+    deployments = app_deployments()
+
+    assert set(ports) == set(PROCESSES) - {"flower"}
+    for name, port in ports.items():
+        template = deployments[name]["spec"]["template"]
+        [container] = containers(deployments[name])
+        assert template["metadata"]["annotations"]["prometheus.io/scrape"] == "true", name
+        assert template["metadata"]["annotations"]["prometheus.io/port"] == str(port), name
+        assert {"name": "metrics", "containerPort": port} in container["ports"], name
+    for service in of_kind("Service").values():
+        assert "metrics" not in {entry.get("targetPort") for entry in service["spec"]["ports"]}
+        assert not set(ports.values()) & {entry.get("targetPort") for entry in service["spec"]["ports"]}
+
+
+def test_the_compose_prometheus_scrapes_each_process_on_its_procfile_metrics_port():
+    config = yaml.safe_load((DEPLOY / "observability" / "prometheus.yml").read_text())
+    targets = {
+        target for job in config["scrape_configs"] for static in job["static_configs"] for target in static["targets"]
+    }
+
+    assert targets == {f"{name}:{port}" for name, port in procfile_metrics_ports().items()}
+    assert all(job.get("metrics_path", "/metrics") == "/metrics" for job in config["scrape_configs"])
+
+
 def test_one_image_for_every_deployment_and_the_migration_job():
     workloads = [*app_deployments().values(), *of_kind("Job").values()]
     images = {container["image"] for workload in workloads for container in containers(workload)}

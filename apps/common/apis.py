@@ -1,5 +1,7 @@
 import structlog
+from django.conf import settings
 from django.db import connections
+from django_prometheus.exports import ExportToDjangoView
 from drf_spectacular.utils import extend_schema, inline_serializer
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import serializers
@@ -8,7 +10,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.common.errors import error_schema_response
+from apps.common.errors import error_schema_response, not_found_view
 
 log = structlog.get_logger("common.ready")
 
@@ -78,3 +80,13 @@ class SchemaApi(JsonErrorsMixin, SpectacularAPIView):
 
 class DocsApi(JsonErrorsMixin, SpectacularSwaggerView):
     """Swagger UI over the OpenAPI document, for the same readers."""
+
+
+def metrics_view(request):
+    """Prometheus's scrape on the web's public port, while ``METRICS_PUBLIC``; otherwise there is none (404).
+
+    With it off (production) the web's metrics are on METRICS_PORT, served by the gunicorn master.
+    """
+    if not settings.METRICS_PUBLIC:
+        return not_found_view(request)
+    return ExportToDjangoView(request)

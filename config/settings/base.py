@@ -426,8 +426,11 @@ STORAGES = {
 # Serve static files straight from the apps in development, without collectstatic.
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
 
-# Relay, consumers and beat serve /metrics on their own port (0 = off); web serves it at /metrics.
+# Every process serves /metrics on its own port (0 = off): web (the gunicorn master, config/gunicorn.py),
+# relay, consumers and beat, one port each per Procfile line. METRICS_PUBLIC: the web also answers
+# /metrics on the public port, to anyone (make run's one process; off in production).
 METRICS_PORT = env.int("METRICS_PORT", default=0)
+METRICS_PUBLIC = env.bool("METRICS_PUBLIC", default=True)
 METRICS_ADDRESS = env.str("METRICS_ADDRESS", default="127.0.0.1")
 
 LOG_FORMAT = env.str("LOG_FORMAT", default="console")
