@@ -172,6 +172,24 @@ def test_no_deployment_sets_the_removed_login_switch(compose):
     assert "API_REQUIRE_AUTHENTICATION" not in of_kind("ConfigMap")["saga-orders-config"]["data"]
 
 
+def test_every_port_compose_publishes_binds_the_loopback_address_only(compose):
+    published = {
+        name: [(port["host_ip"], port["target"]) for port in service.get("ports", [])]
+        for name, service in compose["services"].items()
+    }
+
+    assert {name for name, ports in published.items() if ports} == {
+        "web",
+        "rabbitmq",
+        "flower",
+        "prometheus",
+        "grafana",
+    }
+    for name, ports in published.items():
+        assert all(host_ip == "127.0.0.1" for host_ip, _ in ports), f"{name} publishes {ports}"
+    assert published["web"] == [("127.0.0.1", 8000)], "only the web's public port, never its metrics port"
+
+
 def test_compose_holds_no_secret_and_demands_every_one(compose):
     compose_text = (DEPLOY / "docker-compose.yml").read_text()
     for name in ("DJANGO_SECRET_KEY", "MYSQL_ROOT_PASSWORD", "MYSQL_PASSWORD", "RABBITMQ_PASSWORD"):
