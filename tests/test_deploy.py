@@ -255,6 +255,55 @@ def test_the_entrypoint_runs_a_procfile_line_by_name_or_a_command_as_given(tmp_p
     assert run("echo", "as", "given").stdout == "as given\n"
 
 
+PRODUCTION = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "DJANGO_SECRET_KEY": "k7#Qw9!zR2@vX5$mT8^pL3&nB6*hJ1(dF4)sG0-yC_eU+aZ=oI",
+}
+
+
+def start_in_production(tmp_path, **env) -> subprocess.CompletedProcess:
+    """The entrypoint under production settings, running a Procfile line that says it started."""
+    (tmp_path / "Procfile").write_text("hello: echo started\n")
+    return subprocess.run(
+        [str(DEPLOY / "docker-entrypoint.sh"), "hello"],
+        cwd=ROOT,
+        env={"PROCFILE": str(tmp_path / "Procfile"), "PATH": f"{BIN}:/usr/bin:/bin", **PRODUCTION, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_in_production_the_entrypoint_runs_the_deploy_checks_and_starts_when_they_pass(tmp_path):
+    result = start_in_production(tmp_path)
+
+    assert (result.returncode, result.stdout) == (0, "started\n"), result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "reported"),
+    [
+        pytest.param({"DJANGO_HSTS_SECONDS": "0"}, "security.W004", id="hsts-off"),
+        pytest.param({"DJANGO_SSL_REDIRECT": "false"}, "security.W008", id="redirect-off"),
+        pytest.param({"DJANGO_SECRET_KEY": ""}, "DJANGO_SECRET_KEY must be set", id="no-secret"),
+    ],
+)
+def test_in_production_the_entrypoint_refuses_to_start_on_a_deploy_check_warning(tmp_path, env, reported):
+    result = start_in_production(tmp_path, **env)
+
+    assert result.returncode != 0
+    assert "started" not in result.stdout
+    assert reported in result.stderr
+
+
+def test_deploy_check_fail_level_error_starts_despite_a_warning_and_prints_it(tmp_path):
+    result = start_in_production(tmp_path, DJANGO_SSL_REDIRECT="false", DEPLOY_CHECK_FAIL_LEVEL="ERROR")
+
+    assert (result.returncode, result.stdout) == (0, "started\n"), result.stderr
+    assert "security.W008" in result.stderr
+
+
 def test_the_broker_liveness_probe_sees_an_established_connection():
     probe = str(DEPLOY / "probes" / "broker-connected.sh")
     with socket.create_server(("127.0.0.1", 0)) as server:
