@@ -408,6 +408,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# manage.py ensure_admin (make run, make run-stack) may generate the admin's password and print it
+# once, to the developer's terminal. Production never does: the password comes from the environment.
+ADMIN_PASSWORD_GENERATED = True
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]

@@ -30,6 +30,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=True)
 API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=False)
 METRICS_PUBLIC = env.bool("METRICS_PUBLIC", default=False)
+# A process's output is its log: ensure_admin takes DJANGO_SUPERUSER_PASSWORD and never prints one.
+ADMIN_PASSWORD_GENERATED = False
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
