@@ -326,10 +326,10 @@ def throttle_rate(variable: str, default: str) -> str | None:
     return None if rate.lower() == "off" else rate
 
 
-# Every endpoint needs a login but the probes, the public catalog, the token login, the schema
-# and /metrics, which say AllowAny themselves. Bearer tokens (knox) first: an anonymous call is
-# answered 401 with "WWW-Authenticate: Bearer". Sessions serve the browsable API and the admin.
-# No BasicAuthentication: it hashes the password (PBKDF2) on every request.
+# Every endpoint needs a login but the probes, the public catalog and the token login, which say
+# AllowAny themselves (the schema and /metrics: API_DOCS_PUBLIC, METRICS_PUBLIC). Bearer tokens
+# (knox) first: an anonymous call is answered 401 with "WWW-Authenticate: Bearer". Sessions
+# serve the browsable API and the admin. No BasicAuthentication: it hashes the password (PBKDF2) on every request.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "apps.accounts.auth.BearerTokenAuthentication",
@@ -385,11 +385,15 @@ if CACHE_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "KEY_PREFIX": CACHE_KEY_PREFIX}}
 
+# The OpenAPI document (/api/schema/) and its UI (/api/docs/) for anyone; off in production,
+# where only staff read them (apps.common.permissions.ApiDocsReadable).
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=True)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Saga order processing API",
     "DESCRIPTION": "Orders, inventory and payments kept consistent by an orchestrated saga.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["apps.common.permissions.ApiDocsReadable"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Routes accept an optional trailing slash; document them without it, as the API names them.
     "PREPROCESSING_HOOKS": ["apps.common.schema.canonical_paths"],
@@ -403,6 +407,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# manage.py ensure_admin (make run, make run-stack) may generate the admin's password and print it
+# once, to the developer's terminal. Production never does: the password comes from the environment.
+ADMIN_PASSWORD_GENERATED = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -422,8 +430,11 @@ STORAGES = {
 # Serve static files straight from the apps in development, without collectstatic.
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
 
-# Relay, consumers and beat serve /metrics on their own port (0 = off); web serves it at /metrics.
+# Every process serves /metrics on its own port (0 = off): web (the gunicorn master, config/gunicorn.py),
+# relay, consumers and beat, one port each per Procfile line. METRICS_PUBLIC: the web also answers
+# /metrics on the public port, to anyone (make run's one process; off in production).
 METRICS_PORT = env.int("METRICS_PORT", default=0)
+METRICS_PUBLIC = env.bool("METRICS_PUBLIC", default=True)
 METRICS_ADDRESS = env.str("METRICS_ADDRESS", default="127.0.0.1")
 
 LOG_FORMAT = env.str("LOG_FORMAT", default="console")
