@@ -1,10 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth.views import LoginView
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.accounts.views import login_lockout
-from apps.common.apis import HealthApi, ReadyApi
+from apps.common.apis import DocsApi, HealthApi, ReadyApi, SchemaApi, metrics_view
 
 urlpatterns = [
     # Ahead of the admin's and DRF's own login routes: the same views, behind the login lockout.
@@ -16,11 +15,11 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("api-auth/", include("rest_framework.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/schema/", SchemaApi.as_view(), name="schema"),
+    path("api/docs/", DocsApi.as_view(url_name="schema"), name="swagger-ui"),
     path("health", HealthApi.as_view(), name="health"),
     path("ready", ReadyApi.as_view(), name="ready"),
-    path("", include("django_prometheus.urls")),
+    path("metrics", metrics_view, name="prometheus-django-metrics"),
     path("", include("apps.accounts.urls")),
     path("", include("apps.orders.urls")),
     path("", include("apps.inventory.urls")),

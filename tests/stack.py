@@ -299,15 +299,11 @@ class Stack:
         return records
 
     def metrics(self, key: str) -> dict[tuple[str, tuple], float]:
-        """The Prometheus samples a process serves: {(name, sorted labels): value}."""
+        """The Prometheus samples a process serves on its metrics port (the web's: its gunicorn master):
+        {(name, sorted labels): value}."""
         from prometheus_client.parser import text_string_to_metric_families
 
-        url = (
-            f"http://127.0.0.1:{self.port}/metrics"
-            if key.startswith("web")
-            else f"http://127.0.0.1:{self.metrics_ports[key]}/metrics"
-        )
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_ports[key]}/metrics", timeout=10) as response:
             text = response.read().decode()
         return {
             (sample.name, tuple(sorted(sample.labels.items()))): sample.value

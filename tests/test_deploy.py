@@ -187,6 +187,24 @@ def test_no_deployment_sets_the_removed_login_switch(compose):
     assert "API_REQUIRE_AUTHENTICATION" not in of_kind("ConfigMap")["saga-orders-config"]["data"]
 
 
+def test_every_port_compose_publishes_binds_the_loopback_address_only(compose):
+    published = {
+        name: [(port["host_ip"], port["target"]) for port in service.get("ports", [])]
+        for name, service in compose["services"].items()
+    }
+
+    assert {name for name, ports in published.items() if ports} == {
+        "web",
+        "rabbitmq",
+        "flower",
+        "prometheus",
+        "grafana",
+    }
+    for name, ports in published.items():
+        assert all(host_ip == "127.0.0.1" for host_ip, _ in ports), f"{name} publishes {ports}"
+    assert published["web"] == [("127.0.0.1", 8000)], "only the web's public port, never its metrics port"
+
+
 def test_compose_holds_no_secret_and_demands_every_one(compose):
     compose_text = (DEPLOY / "docker-compose.yml").read_text()
     credentials = [name for name in env_example() if CREDENTIALS.search(name)]
@@ -290,6 +308,55 @@ def test_the_entrypoint_runs_a_procfile_line_by_name_or_a_command_as_given(tmp_p
     assert run("echo", "as", "given").stdout == "as given\n"
 
 
+PRODUCTION = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "DJANGO_SECRET_KEY": "k7#Qw9!zR2@vX5$mT8^pL3&nB6*hJ1(dF4)sG0-yC_eU+aZ=oI",
+}
+
+
+def start_in_production(tmp_path, **env) -> subprocess.CompletedProcess:
+    """The entrypoint under production settings, running a Procfile line that says it started."""
+    (tmp_path / "Procfile").write_text("hello: echo started\n")
+    return subprocess.run(
+        [str(DEPLOY / "docker-entrypoint.sh"), "hello"],
+        cwd=ROOT,
+        env={"PROCFILE": str(tmp_path / "Procfile"), "PATH": f"{BIN}:/usr/bin:/bin", **PRODUCTION, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_in_production_the_entrypoint_runs_the_deploy_checks_and_starts_when_they_pass(tmp_path):
+    result = start_in_production(tmp_path)
+
+    assert (result.returncode, result.stdout) == (0, "started\n"), result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "reported"),
+    [
+        pytest.param({"DJANGO_HSTS_SECONDS": "0"}, "security.W004", id="hsts-off"),
+        pytest.param({"DJANGO_SSL_REDIRECT": "false"}, "security.W008", id="redirect-off"),
+        pytest.param({"DJANGO_SECRET_KEY": ""}, "DJANGO_SECRET_KEY must be set", id="no-secret"),
+    ],
+)
+def test_in_production_the_entrypoint_refuses_to_start_on_a_deploy_check_warning(tmp_path, env, reported):
+    result = start_in_production(tmp_path, **env)
+
+    assert result.returncode != 0
+    assert "started" not in result.stdout
+    assert reported in result.stderr
+
+
+def test_deploy_check_fail_level_error_starts_despite_a_warning_and_prints_it(tmp_path):
+    result = start_in_production(tmp_path, DJANGO_SSL_REDIRECT="false", DEPLOY_CHECK_FAIL_LEVEL="ERROR")
+
+    assert (result.returncode, result.stdout) == (0, "started\n"), result.stderr
+    assert "security.W008" in result.stderr
+
+
 def test_the_broker_liveness_probe_sees_an_established_connection():
     probe = str(DEPLOY / "probes" / "broker-connected.sh")
     with socket.create_server(("127.0.0.1", 0)) as server:
@@ -369,6 +436,40 @@ def test_every_deployment_has_resources_and_probes_and_web_probes_ready_and_heal
     [web] = containers(of_kind("Deployment")["web"])
     assert web["readinessProbe"]["httpGet"]["path"] == "/ready"
     assert web["livenessProbe"]["httpGet"]["path"] == "/health"
+
+
+def procfile_metrics_ports() -> dict[str, int]:
+    return {
+        name: int(match.group(1))
+        for name, line in procfile().items()
+        if (match := re.search(r"METRICS_PORT=\$\{METRICS_PORT:-(\d+)\}", line))
+    }
+
+
+def test_prometheus_scrapes_each_pod_on_its_procfile_metrics_port_which_no_service_exposes():
+    ports = procfile_metrics_ports()
+    deployments = app_deployments()
+
+    assert set(ports) == set(PROCESSES) - {"flower"}
+    for name, port in ports.items():
+        template = deployments[name]["spec"]["template"]
+        [container] = containers(deployments[name])
+        assert template["metadata"]["annotations"]["prometheus.io/scrape"] == "true", name
+        assert template["metadata"]["annotations"]["prometheus.io/port"] == str(port), name
+        assert {"name": "metrics", "containerPort": port} in container["ports"], name
+    for service in of_kind("Service").values():
+        assert "metrics" not in {entry.get("targetPort") for entry in service["spec"]["ports"]}
+        assert not set(ports.values()) & {entry.get("targetPort") for entry in service["spec"]["ports"]}
+
+
+def test_the_compose_prometheus_scrapes_each_process_on_its_procfile_metrics_port():
+    config = yaml.safe_load((DEPLOY / "observability" / "prometheus.yml").read_text())
+    targets = {
+        target for job in config["scrape_configs"] for static in job["static_configs"] for target in static["targets"]
+    }
+
+    assert targets == {f"{name}:{port}" for name, port in procfile_metrics_ports().items()}
+    assert all(job.get("metrics_path", "/metrics") == "/metrics" for job in config["scrape_configs"])
 
 
 def test_one_image_for_every_deployment_and_the_migration_job():

@@ -1,9 +1,18 @@
+import structlog
+from django.conf import settings
 from django.db import connections
+from django_prometheus.exports import ExportToDjangoView
 from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from apps.common.errors import error_schema_response, not_found_view
+
+log = structlog.get_logger("common.ready")
 
 
 class HealthApi(APIView):
@@ -21,7 +30,11 @@ class HealthApi(APIView):
 
 
 class ReadyApi(APIView):
-    """Readiness: every database answers a query."""
+    """Readiness: every database answers a query.
+
+    Anyone may ask, so the answer says only ready or not; which database failed, and how,
+    goes to the log (``ready.database_unavailable``).
+    """
 
     authentication_classes = []
     permission_classes = [AllowAny]
@@ -29,31 +42,51 @@ class ReadyApi(APIView):
     @extend_schema(
         operation_id="ready",
         responses={
-            200: inline_serializer("Ready", {"status": serializers.CharField(), "databases": serializers.DictField()}),
-            503: inline_serializer(
-                "NotReady",
-                {
-                    "error": serializers.CharField(),
-                    "code": serializers.CharField(),
-                    "databases": serializers.DictField(),
-                },
-            ),
+            200: inline_serializer("Ready", {"status": serializers.ChoiceField(choices=["ready"])}),
+            503: error_schema_response("NOT_READY: a database does not answer."),
         },
     )
     def get(self, request):
-        databases = {alias: _database_state(alias) for alias in connections}
-        if all(state == "ok" for state in databases.values()):
-            return Response({"status": "ok", "databases": databases})
-        return Response(
-            {"error": "A database is unreachable.", "code": "NOT_READY", "databases": databases}, status=503
-        )
+        unavailable = [alias for alias in connections if not _database_answers(alias)]
+        if not unavailable:
+            return Response({"status": "ready"})
+        return Response({"error": "Not ready.", "code": "NOT_READY"}, status=503)
 
 
-def _database_state(alias: str) -> str:
+def _database_answers(alias: str) -> bool:
     try:
         with connections[alias].cursor() as cursor:
             cursor.execute("SELECT 1")
-        return "ok"
     except Exception as exc:  # noqa: BLE001 -- any failure means not ready
+        log.warning("ready.database_unavailable", database=alias, error=type(exc).__name__, detail=str(exc))
         connections[alias].close()
-        return f"error: {type(exc).__name__}"
+        return False
+    return True
+
+
+class JsonErrorsMixin:
+    """A refusal is the API's JSON ``{error, code}``, though the view renders YAML or HTML when it answers."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if getattr(response, "exception", False):
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+class SchemaApi(JsonErrorsMixin, SpectacularAPIView):
+    """The OpenAPI document; who may read it: ``SPECTACULAR_SETTINGS["SERVE_PERMISSIONS"]`` (ApiDocsReadable)."""
+
+
+class DocsApi(JsonErrorsMixin, SpectacularSwaggerView):
+    """Swagger UI over the OpenAPI document, for the same readers."""
+
+
+def metrics_view(request):
+    """Prometheus's scrape on the web's public port, while ``METRICS_PUBLIC``; otherwise there is none (404).
+
+    With it off (production) the web's metrics are on METRICS_PORT, served by the gunicorn master.
+    """
+    if not settings.METRICS_PUBLIC:
+        return not_found_view(request)
+    return ExportToDjangoView(request)

@@ -4,6 +4,7 @@ Staff powers are Django model permissions (``inventory.change_inventory``, ``ord
 never ``is_staff`` alone: a staff user holds only the functions granted to them or their groups.
 """
 
+from django.conf import settings
 from rest_framework.permissions import BasePermission
 
 # HEAD and OPTIONS read what GET reads.
@@ -37,3 +38,18 @@ def permissions_required(**by_method: str | tuple[str, ...]) -> type[ModelPermis
     }
     name = "Requires_" + "_".join(f"{method}_{'_'.join(perms)}" for method, perms in required.items())
     return type(name.replace(".", "_"), (ModelPermissions,), {"required": required})
+
+
+class ApiDocsReadable(BasePermission):
+    """The OpenAPI document and its UI: anyone while ``API_DOCS_PUBLIC`` (development), else staff.
+
+    Reading the documentation is no staff power over data, so ``is_staff`` (a logged-in user the
+    admin lets in, by session or bearer token) is enough here. An anonymous caller gets 401, a
+    logged-in non-staff user 403.
+    """
+
+    def has_permission(self, request, view) -> bool:
+        if settings.API_DOCS_PUBLIC:
+            return True
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_staff)

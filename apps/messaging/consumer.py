@@ -37,10 +37,11 @@ from apps.common.trace import trace_bind, trace_clear, trace_id_from
 from apps.messaging.contracts import CONTRACTS, RETRY_EXCHANGE, Contract, MalformedMessage
 from apps.messaging.dispatch import AfterCommitDispatch, dispatching_after_commit, mark_pending
 from apps.messaging.faults import CONSUMER_AFTER_COMMIT, crash_point
-from apps.messaging.metrics import BATCHED, HANDLE_DURATION, HANDLED
+from apps.messaging.metrics import BATCHED, HANDLE_DURATION, HANDLED, UNTRUSTED
 from apps.messaging.models import InboxMessage
 from apps.messaging.outbox import outbox_batched
 from apps.messaging.publisher import publisher_for
+from apps.messaging.signing import Untrusted, message_verify
 from apps.messaging.topology import (
     ORIGINAL_EXCHANGE,
     ORIGINAL_ROUTING_KEY,
@@ -116,15 +117,32 @@ class Result:
 
 
 def parse_delivery(spec: ConsumerSpec, delivery: Delivery) -> tuple[Contract, HandlerContext] | Result:
-    """The delivery's contract and context, or the dead-letter Result for a body that can never be handled."""
+    """The delivery's contract and context, or the dead-letter Result for a body that can never be handled
+    or that its routing key's app did not sign (counted and logged: nothing acts on it)."""
     routing_key = _original_routing_key(delivery)
     if routing_key not in spec.handlers:
         return Result(Outcome.DEAD_LETTER, f"no handler for routing key {routing_key!r}")
     try:
         message_id = uuid.UUID(str(delivery.message_id))
-        message = CONTRACTS[routing_key].from_body(json.loads(delivery.body))
+        body = json.loads(delivery.body)
+        message = CONTRACTS[routing_key].from_body(body)
     except (ValueError, MalformedMessage) as exc:
         return Result(Outcome.DEAD_LETTER, f"malformed message: {exc}")
+    try:
+        signed = message_verify(routing_key=routing_key, message_id=message_id, body=body, headers=delivery.headers)
+    except Untrusted as exc:
+        UNTRUSTED.labels(spec.queue.name, exc.kind).inc()
+        log.warning(
+            "consumer.untrusted",
+            queue=spec.queue.name,
+            routing_key=routing_key,
+            message_id=str(message_id),
+            kind=exc.kind,
+            reason=str(exc),
+        )
+        return Result(Outcome.DEAD_LETTER, f"untrusted: {exc}")
+    if not signed:
+        UNTRUSTED.labels(spec.queue.name, "accepted_unsigned").inc()
     context = HandlerContext(
         using=spec.using,
         message_id=message_id,

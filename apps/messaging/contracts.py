@@ -11,6 +11,8 @@ import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, Self
 
+from django.conf import settings
+
 SCHEMA_VERSION = 1
 
 COMMANDS_EXCHANGE = "saga.commands"
@@ -98,6 +100,9 @@ _OMITTED_WHEN_EMPTY = ("reason", "currency", "price_override")
 class Contract:
     exchange: ClassVar[str]
     routing_key: ClassVar[str]
+    # The one app that may send this message and the one that acts on it: the route it is signed for.
+    producer: ClassVar[str]
+    consumer: ClassVar[str]
 
     saga_id: uuid.UUID
     order_id: int
@@ -175,6 +180,8 @@ class _StockMessage(Contract):
     ``quantity``, so a consumer of the version before lines still reads it.
     """
 
+    producer = "orders"
+    consumer = "inventory"
     # A command moves at least one unit of at least one product; a result may report none (nothing to release).
     min_quantity: ClassVar[int] = 1
     min_lines: ClassVar[int] = 1
@@ -211,6 +218,12 @@ class ReserveInventory(_StockMessage):
     @classmethod
     def _parse(cls, body: dict) -> dict[str, Any]:
         parsed = super()._parse(body)
+        # What takes stock keeps to the API's limits; the commands that give it back move only what was
+        # reserved, so a limit lowered since cannot strand them.
+        if len(parsed["lines"]) > settings.ORDER_MAX_LINES:
+            raise MalformedMessage(f"field 'lines' has more than the API's {settings.ORDER_MAX_LINES} lines")
+        if any(line.quantity > settings.ORDER_MAX_QUANTITY for line in parsed["lines"]):
+            raise MalformedMessage(f"field 'lines' asks more than the API's {settings.ORDER_MAX_QUANTITY} units a line")
         if body.get("expected_total") is not None:
             parsed["expected_total"] = _decimal(body, "expected_total")
         if "price_override" in body:
@@ -244,6 +257,8 @@ class RestockInventory(_StockMessage):
 class _StockResult(_StockMessage):
     """What was moved, line by line (no line when nothing was), whether, and why not."""
 
+    producer = "inventory"
+    consumer = "orders"
     min_quantity = 0
     min_lines = 0
 
@@ -296,6 +311,8 @@ class InventoryRestocked(_StockResult):
 class ProcessPayment(Contract):
     exchange = COMMANDS_EXCHANGE
     routing_key = "payment.process"
+    producer = "orders"
+    consumer = "payments"
 
     amount: Decimal
     # The customer the order belongs to, so the payment can be shown to them alone (absent before customers).
@@ -311,15 +328,35 @@ class ProcessPayment(Contract):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class RefundPayment(ProcessPayment):
-    """Give back what the order was charged; refuses any later charge for it."""
+    """Give back what the order was charged; refuses any later charge for it.
+
+    ``payment_saga_id`` names the saga that charged (a cancellation refunds its
+    placement's payment); absent, it is ``saga_id`` (the version before it).
+    """
 
     routing_key = "payment.refund"
+
+    payment_saga_id: uuid.UUID | None = None
+
+    @classmethod
+    def _parse(cls, body: dict) -> dict[str, Any]:
+        parsed = super()._parse(body)
+        if body.get("payment_saga_id") is not None:
+            parsed["payment_saga_id"] = _uuid(body, "payment_saga_id")
+        return parsed
+
+    @property
+    def charged_by(self) -> uuid.UUID:
+        """The saga whose payment this refunds."""
+        return self.payment_saga_id or self.saga_id
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class PaymentProcessed(Contract):
     exchange = EVENTS_EXCHANGE
     routing_key = "payment.processed"
+    producer = "payments"
+    consumer = "orders"
 
     transaction_id: str
     success: bool

@@ -176,6 +176,7 @@ def _claimed(row: dict) -> Claimed:
         trace_id=row["trace_id"],
         saga_id=row["saga_id"],
         publish_attempts=0,
+        signature=row["signature"],
     )
 
 

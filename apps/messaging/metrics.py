@@ -53,6 +53,13 @@ HANDLED = Counter(
     "Messages handled, by queue and outcome (ok, duplicate, retried, dead_lettered)",
     ["queue", "outcome"],
 )
+UNTRUSTED = Counter(
+    "consumer_untrusted_messages_total",
+    "Messages dead-lettered because their producing app's signature is missing or wrong, by queue and kind"
+    " (unsigned, wrong_producer, unknown_key, bad_signature, no_key); accepted_unsigned counts the unsigned"
+    " ones let through by MESSAGING_ACCEPT_UNSIGNED",
+    ["queue", "kind"],
+)
 BATCHED = Histogram(
     "consumer_batch_size",
     "Deliveries a consumer handled together, in one transaction and one ack, by queue",

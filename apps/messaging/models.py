@@ -18,6 +18,8 @@ class OutboxMessage(models.Model):
     payload = models.JSONField()
     trace_id = models.CharField(max_length=64, blank=True, default="")
     saga_id = models.UUIDField(null=True, blank=True, db_index=True)
+    # The producing app's HMAC (apps.messaging.signing): the relay carries it, holding no key itself.
+    signature = models.CharField(max_length=100, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     # NULL until a relay saw the broker confirm the publish; the claim index.
     dispatched_at = models.DateTimeField(null=True, blank=True, db_index=True)

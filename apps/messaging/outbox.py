@@ -13,6 +13,7 @@ from apps.messaging.contracts import Contract
 from apps.messaging.dispatch import dispatch_for
 from apps.messaging.models import OutboxMessage
 from apps.messaging.nudge import relay_kick
+from apps.messaging.signing import message_sign
 
 
 class OutboxOutsideTransaction(RuntimeError):
@@ -27,19 +28,24 @@ def outbox_enqueue(*, using: str, message: Contract, trace_id: str = "") -> uuid
     or, in a consumer or a web request, that process publishes the row itself
     (apps.messaging.dispatch).
 
-    Raises OutboxOutsideTransaction when called outside such a transaction.
+    The row carries the producing app's signature (apps.messaging.signing).
+
+    Raises OutboxOutsideTransaction when called outside such a transaction, and
+    SigningKeyMissing when this process holds no key for the message's route.
     """
     if not transaction.get_connection(using).in_atomic_block:
         raise OutboxOutsideTransaction(f"outbox_enqueue needs an open transaction on {using!r}")
     message_id = uuid.uuid4()
+    body = message.to_body()
     row = {
         "message_id": message_id,
         "exchange": message.exchange,
         "routing_key": message.routing_key,
         "message_type": type(message).__name__,
-        "payload": message.to_body(),
+        "payload": body,
         "trace_id": trace_id or current_trace_id(),
         "saga_id": message.saga_id,
+        "signature": message_sign(contract=type(message), message_id=message_id, body=body),
     }
     batch = _batch.get()
     if batch is not None and batch[0] == using:

@@ -23,10 +23,12 @@ from django.utils import timezone
 
 from apps.common.sql import sql_execute, sql_in, sql_param, sql_rows, sql_uuid
 from apps.common.trace import traceparent_for
+from apps.messaging.contracts import CONTRACTS
 from apps.messaging.faults import RELAY_AFTER_CLAIM, RELAY_AFTER_PUBLISH, crash_point
 from apps.messaging.metrics import BATCH_SIZE, PUBLISH_DURATION, PUBLISH_ERRORS, PUBLISH_FAILURES, PUBLISHED
 from apps.messaging.models import OutboxMessage
 from apps.messaging.publisher import Outgoing, PublishError
+from apps.messaging.signing import PRODUCER_HEADER, SIGNATURE_HEADER
 from apps.messaging.topology import (
     RETRY_COUNT,
     SAGA_ID_HEADER,
@@ -57,11 +59,14 @@ class Claimed(NamedTuple):
     trace_id: str
     saga_id: uuid.UUID | str | None
     publish_attempts: int
+    # The producing app's signature, made when the row was written (apps.messaging.signing).
+    signature: str
 
 
 # Oldest first, never by id watermark; the JSON payload is selected as the text it is stored as.
 CLAIM_SQL = (
-    "SELECT id, message_id, exchange, routing_key, message_type, payload, trace_id, saga_id, publish_attempts"
+    "SELECT id, message_id, exchange, routing_key, message_type, payload, trace_id, saga_id, publish_attempts,"
+    " signature"
     " FROM messaging_outbox WHERE dispatched_at IS NULL AND (retry_at IS NULL OR retry_at <= %s)"
     " ORDER BY id LIMIT %s"
 )
@@ -88,8 +93,8 @@ def relay_dispatch_batch(*, using: str, publisher, batch_size: int) -> BatchResu
     with transaction.atomic(using=using, durable=True):
         # The payload is read as the JSON text it is stored as and published as is.
         rows = [
-            Claimed(pk, _uuid_text(message_id), *values, _uuid_text(saga_id), attempts)
-            for pk, message_id, *values, saga_id, attempts in sql_rows(
+            Claimed(pk, _uuid_text(message_id), *values, _uuid_text(saga_id), attempts, signature)
+            for pk, message_id, *values, saga_id, attempts, signature in sql_rows(
                 using=using,
                 sql=CLAIM_SQL,
                 params=[now, batch_size],
@@ -203,8 +208,12 @@ def _uuid_text(value) -> str | None:
 
 
 def outgoing(row: Claimed) -> Outgoing:
-    """The broker message for an outbox row: its stored body, its trace and saga in the headers."""
+    """The broker message for an outbox row: its stored body, its producer's signature, its trace and saga."""
     headers = {TRACE_ID_HEADER: row.trace_id, RETRY_COUNT: 0, SCHEMA_VERSION_HEADER: 1}
+    if row.signature:
+        # A row written before messages were signed goes out unsigned (see MESSAGING_ACCEPT_UNSIGNED).
+        headers[PRODUCER_HEADER] = CONTRACTS[row.routing_key].producer
+        headers[SIGNATURE_HEADER] = row.signature
     if row.saga_id:
         headers[SAGA_ID_HEADER] = str(row.saga_id)
     message_id = str(row.message_id)

@@ -17,7 +17,7 @@ from apps.common.sql import (
     sql_param,
     sql_rows,
 )
-from apps.orders.models import Order, OrderLine, SagaHistory, SagaState
+from apps.orders.models import Order, OrderLine, SagaHistory, SagaState, SagaType
 
 DATABASE = "orders"
 
@@ -77,6 +77,12 @@ def store_lock_saga(*, saga_id: uuid.UUID) -> tuple[SagaState, Order] | None:
 def store_latest_saga_id(*, order_id: int) -> uuid.UUID | None:
     """The id of the order's most recent saga (no lock)."""
     return SagaState.objects.filter(order_id=order_id).order_by("-id").values_list("saga_id", flat=True).first()
+
+
+def store_placement_saga_id(*, order_id: int) -> uuid.UUID | None:
+    """The id of the order's placement saga, the one that charged it."""
+    sagas = SagaState.objects.using(DATABASE).filter(order_id=order_id, saga_type=SagaType.PLACEMENT)
+    return sagas.values_list("saga_id", flat=True).first()
 
 
 def store_create_order(*, values: dict) -> Order:

@@ -1,16 +1,19 @@
 """Payments' commands: charge or refund the order, reply through the outbox."""
 
-from apps.messaging.consumer import HandlerContext
+from apps.messaging.consumer import HandlerContext, Unprocessable
 from apps.messaging.contracts import PaymentProcessed, PaymentRefunded, ProcessPayment, RefundPayment
 from apps.messaging.outbox import outbox_enqueue
 from apps.payments.models import PaymentStatus
-from apps.payments.services import DATABASE, payment_process, payment_refund
+from apps.payments.services import DATABASE, PaymentMismatch, payment_process, payment_refund
 
 
 def on_process_payment(message: ProcessPayment, context: HandlerContext) -> None:
-    payment = payment_process(
-        order_id=message.order_id, saga_id=message.saga_id, amount=message.amount, user_id=message.user_id
-    )
+    try:
+        payment = payment_process(
+            order_id=message.order_id, saga_id=message.saga_id, amount=message.amount, user_id=message.user_id
+        )
+    except PaymentMismatch as exc:
+        raise Unprocessable(str(exc)) from exc
     reply = PaymentProcessed(
         saga_id=message.saga_id,
         order_id=message.order_id,
@@ -22,7 +25,10 @@ def on_process_payment(message: ProcessPayment, context: HandlerContext) -> None
 
 
 def on_refund_payment(message: RefundPayment, context: HandlerContext) -> None:
-    payment = payment_refund(order_id=message.order_id, saga_id=message.saga_id, amount=message.amount)
+    try:
+        payment = payment_refund(order_id=message.order_id, saga_id=message.charged_by, amount=message.amount)
+    except PaymentMismatch as exc:
+        raise Unprocessable(str(exc)) from exc
     declined = getattr(payment, "refund_declined", "")
     reply = PaymentRefunded(
         saga_id=message.saga_id,

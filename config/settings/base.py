@@ -4,6 +4,8 @@ With no database or broker URL set, the system runs on the embedded default:
 SQLite files under ``var/`` and kombu's in-process ``memory://`` broker.
 """
 
+import hashlib
+import hmac
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -239,6 +241,38 @@ MESSAGE_RETENTION = env.str("MESSAGE_RETENTION", default="7d")
 INBOX_DEDUP_WINDOW = env.str("INBOX_DEDUP_WINDOW", default="14d")
 MESSAGE_PURGE_BATCH_SIZE = env.int("MESSAGE_PURGE_BATCH_SIZE", default=1000)
 
+# Who may send what: each route (producing app -> consuming app) has its own HMAC keys,
+# ``SIGNING_KEYS_<PRODUCER>_<CONSUMER>`` as ``key_id:secret[,key_id:secret]``. The first key
+# signs, every listed one verifies (rotation). A process holds only the routes it signs or
+# verifies. Outside production, an unset route's key is derived from SECRET_KEY, so every
+# process of one checkout agrees; production derives nothing (config/settings/production.py).
+SIGNING_ROUTES = (("orders", "inventory"), ("orders", "payments"), ("inventory", "orders"), ("payments", "orders"))
+
+
+def signing_keys(*, derive_from: str | None) -> dict[tuple[str, str], tuple[tuple[str, str], ...]]:
+    """The keys of every route from the environment; an unset route derives one from ``derive_from`` (or has none)."""
+    keys = {}
+    for producer, consumer in SIGNING_ROUTES:
+        variable = f"SIGNING_KEYS_{producer.upper()}_{consumer.upper()}"
+        entries = []
+        for item in env.list(variable, default=[]):
+            key_id, _, secret = item.partition(":")
+            if not key_id or len(secret) < 32:
+                raise ImproperlyConfigured(f"{variable}: each key is key_id:secret, the secret at least 32 characters")
+            entries.append((key_id, secret))
+        if not entries and derive_from is not None:
+            route = f"message-signing:{producer}>{consumer}".encode()
+            entries.append(("derived", hmac.new(derive_from.encode(), route, hashlib.sha256).hexdigest()))
+        if entries:
+            keys[(producer, consumer)] = tuple(entries)
+    return keys
+
+
+MESSAGE_SIGNING_KEYS = signing_keys(derive_from=SECRET_KEY)
+# Only for an upgrade from a version that did not sign: a message with no signature at all is
+# accepted (and counted); a wrong signature is refused whatever this says. ``check --deploy`` warns.
+MESSAGING_ACCEPT_UNSIGNED = env.bool("MESSAGING_ACCEPT_UNSIGNED", default=False)
+
 # Which handlers each consumer runs, on which queue and database. Messaging
 # resolves the handler tables by dotted path so it never imports a domain app.
 MESSAGING_CONSUMERS = {
@@ -299,10 +333,10 @@ def throttle_rate(variable: str, default: str) -> str | None:
     return None if rate.lower() == "off" else rate
 
 
-# Every endpoint needs a login but the probes, the public catalog, the token login, the schema
-# and /metrics, which say AllowAny themselves. Bearer tokens (knox) first: an anonymous call is
-# answered 401 with "WWW-Authenticate: Bearer". Sessions serve the browsable API and the admin.
-# No BasicAuthentication: it hashes the password (PBKDF2) on every request.
+# Every endpoint needs a login but the probes, the public catalog and the token login, which say
+# AllowAny themselves (the schema and /metrics: API_DOCS_PUBLIC, METRICS_PUBLIC). Bearer tokens
+# (knox) first: an anonymous call is answered 401 with "WWW-Authenticate: Bearer". Sessions
+# serve the browsable API and the admin. No BasicAuthentication: it hashes the password (PBKDF2) on every request.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "apps.accounts.auth.BearerTokenAuthentication",
@@ -358,11 +392,15 @@ if CACHE_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "KEY_PREFIX": CACHE_KEY_PREFIX}}
 
+# The OpenAPI document (/api/schema/) and its UI (/api/docs/) for anyone; off in production,
+# where only staff read them (apps.common.permissions.ApiDocsReadable).
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=True)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Saga order processing API",
     "DESCRIPTION": "Orders, inventory and payments kept consistent by an orchestrated saga.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["apps.common.permissions.ApiDocsReadable"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Routes accept an optional trailing slash; document them without it, as the API names them.
     "PREPROCESSING_HOOKS": ["apps.common.schema.canonical_paths"],
@@ -376,6 +414,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# manage.py ensure_admin (make run, make run-stack) may generate the admin's password and print it
+# once, to the developer's terminal. Production never does: the password comes from the environment.
+ADMIN_PASSWORD_GENERATED = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -395,8 +437,11 @@ STORAGES = {
 # Serve static files straight from the apps in development, without collectstatic.
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=True)
 
-# Relay, consumers and beat serve /metrics on their own port (0 = off); web serves it at /metrics.
+# Every process serves /metrics on its own port (0 = off): web (the gunicorn master, config/gunicorn.py),
+# relay, consumers and beat, one port each per Procfile line. METRICS_PUBLIC: the web also answers
+# /metrics on the public port, to anyone (make run's one process; off in production).
 METRICS_PORT = env.int("METRICS_PORT", default=0)
+METRICS_PUBLIC = env.bool("METRICS_PUBLIC", default=True)
 METRICS_ADDRESS = env.str("METRICS_ADDRESS", default="127.0.0.1")
 
 LOG_FORMAT = env.str("LOG_FORMAT", default="console")

@@ -9,17 +9,22 @@ import uuid
 import pytest
 from kombu import Connection, Producer
 
+from apps.messaging.tests.signed import signature_headers
+
 pytestmark = [pytest.mark.e2e, pytest.mark.mariadb, pytest.mark.rabbitmq]
 
 
 def publish(stack, *, routing_key: str, body, message_id: str | None = None, exchange: str = "saga.commands"):
+    """Publish ``body`` as the app that sends ``routing_key`` would: signed (when it is JSON)."""
+    message_id = message_id or str(uuid.uuid4())
+    signature = signature_headers(routing_key=routing_key, body=body, message_id=message_id)
     with Connection(stack.base_env["CELERY_BROKER_URL"]) as connection:
         Producer(connection).publish(
             body if isinstance(body, bytes) else json.dumps(body).encode(),
             exchange=exchange,
             routing_key=routing_key,
-            message_id=message_id or str(uuid.uuid4()),
-            headers={"trace_id": "e2e-injected"},
+            message_id=message_id,
+            headers={"trace_id": "e2e-injected", **signature},
             content_type="application/json",
             content_encoding="utf-8",
             delivery_mode=2,

@@ -149,8 +149,8 @@ def test_promtool_accepts_the_scrape_config_and_the_alert_rules(promtool):
 
 def test_prometheus_scrapes_every_process_of_a_running_stack(stack, promtool, tmp_path):
     config = yaml.safe_load((OBSERVABILITY / "prometheus.yml").read_text())
-    targets = {"web": stack.port, **{key: stack.metrics_ports[key] for key in PROCESSES if key != "web"}}
-    compose_ports = {f"{key}:{port}" for key, port in (("web", 8000), ("relay", 9101), ("beat", 9105))}
+    targets = {key: stack.metrics_ports[key] for key in PROCESSES}
+    compose_ports = {f"{key}:{port}" for key, port in (("web", 9100), ("relay", 9101), ("beat", 9105))}
     compose_ports |= {"orders-consumer:9102", "inventory-consumer:9103", "payments-consumer:9104"}
     seen = set()
     for job in config["scrape_configs"]:

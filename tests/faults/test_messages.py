@@ -10,6 +10,7 @@ import uuid
 import pytest
 from kombu import Connection, Producer
 
+from apps.messaging.tests.signed import signature_headers
 from tests.e2e.test_delivery import queue_depth
 from tests.faults.harness import Load, settle
 from tests.stack import ROOT
@@ -43,16 +44,22 @@ def sent_messages(stack, alias: str, limit: int, *, routing_keys: tuple[str, ...
 
 
 def publish_all(stack, messages: list[dict]) -> None:
+    """Publish each message as its routing key's app would (signed for its id, fresh when it has none):
+    what is tested is how the business guards take a re-send, not the signature (apps/messaging/tests)."""
     with Connection(stack.base_env["CELERY_BROKER_URL"], transport_options={"confirm_publish": True}) as connection:
         producer = Producer(connection)
         for message in messages:
+            message_id = message.get("message_id") or str(uuid.uuid4())
+            signature = signature_headers(
+                routing_key=message["routing_key"], body=message["body"], message_id=message_id
+            )
             producer.publish(
                 message["body"],
                 exchange=message["exchange"],
                 routing_key=message["routing_key"],
-                message_id=message.get("message_id") or str(uuid.uuid4()),
+                message_id=message_id,
                 type=message.get("type"),
-                headers={"trace_id": "fault-injected", **message.get("headers", {})},
+                headers={"trace_id": "fault-injected", **signature, **message.get("headers", {})},
                 content_type="application/json",
                 content_encoding="utf-8",
                 delivery_mode=2,

@@ -12,6 +12,7 @@ from kombu import Connection, Producer
 
 from apps.inventory.models import Inventory, InventoryLog
 from apps.messaging.consumer import ConsumerSpec, ConsumerWorker
+from apps.messaging.tests.signed import signature_headers
 
 pytestmark = [
     pytest.mark.mariadb,
@@ -54,11 +55,15 @@ def garbage(rng: random.Random) -> dict:
 
 def good(order_id: int) -> dict:
     body = {"saga_id": str(uuid.uuid4()), "order_id": order_id, "product_id": PRODUCT, "quantity": 1}
+    message_id = str(uuid.uuid4())
     return {
         "body": json.dumps(body).encode(),
         "routing_key": "inventory.reserve",
-        "message_id": str(uuid.uuid4()),
-        "headers": {"trace_id": "good"},
+        "message_id": message_id,
+        "headers": {
+            "trace_id": "good",
+            **signature_headers(routing_key="inventory.reserve", body=body, message_id=message_id),
+        },
     }
 
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from apps.inventory.models import Inventory, InventoryLog
 from apps.messaging.consumer import ConsumerSpec, Delivery, Outcome, handle_batch, handle_delivery
+from apps.messaging.tests.signed import signed_delivery
 
 pytestmark = pytest.mark.django_db(databases=["orders", "inventory", "payments"], transaction=True)
 
@@ -84,12 +85,7 @@ FUZZ = settings(
 
 def good_reserve(order_id: int) -> Delivery:
     body = {"saga_id": str(uuid.uuid4()), "order_id": order_id, "product_id": 4242, "quantity": 1}
-    return Delivery(
-        body=json.dumps(body).encode(),
-        routing_key="inventory.reserve",
-        message_id=str(uuid.uuid4()),
-        headers={"trace_id": "fuzz"},
-    )
+    return signed_delivery(routing_key="inventory.reserve", body=body, headers={"trace_id": "fuzz"})
 
 
 @pytest.mark.parametrize("name", CONSUMERS)

@@ -5,6 +5,9 @@ import json
 import pytest
 from django.core.management import call_command
 from django.test import Client
+from rest_framework.test import APIClient
+
+from apps.common.tests.http import assert_json_error
 
 API_PATHS = {
     "/orders": {"get", "post"},
@@ -246,3 +249,49 @@ def test_schema_documents_429_with_retry_after_where_throttled(schema):
     assert throttled == {("/orders", "post"), ("/auth/token", "post")}
     for path, method in throttled:
         assert "Retry-After" in schema["paths"][path][method]["responses"]["429"]["headers"]
+
+
+DOCS = ["/api/schema/", "/api/docs/"]
+
+
+@pytest.mark.parametrize("path", DOCS)
+@pytest.mark.django_db(databases=["default"])
+def test_without_api_docs_public_anonymous_callers_get_401_json(settings, path):
+    settings.API_DOCS_PUBLIC = False
+
+    response = APIClient().get(path, HTTP_ACCEPT="text/html,*/*")
+
+    assert_json_error(response, 401, "UNAUTHORIZED")
+    assert response["WWW-Authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("path", DOCS)
+@pytest.mark.django_db(databases=["default"])
+def test_without_api_docs_public_customers_get_403_json(settings, customer, bearer_client, path):
+    settings.API_DOCS_PUBLIC = False
+
+    assert_json_error(bearer_client(customer).get(path), 403, "PERMISSION_DENIED")
+
+
+@pytest.mark.django_db(databases=["default"])
+def test_without_api_docs_public_staff_read_the_schema_by_bearer_token(settings, staff_user, bearer_client):
+    settings.API_DOCS_PUBLIC = False
+
+    response = bearer_client(staff_user).get("/api/schema/", {"format": "json"})
+
+    assert response.status_code == 200
+    assert json.loads(response.content)["openapi"].startswith("3.")
+
+
+@pytest.mark.django_db(databases=["default"])
+def test_without_api_docs_public_staff_open_the_ui_and_the_schema_with_their_admin_session(settings, staff_user):
+    settings.API_DOCS_PUBLIC = False
+    browser = Client()
+    browser.force_login(staff_user)
+
+    page = browser.get("/api/docs/", HTTP_ACCEPT="text/html")
+    document = browser.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+
+    assert (page.status_code, document.status_code) == (200, 200)
+    assert b"swagger" in page.content.lower()
+    assert json.loads(document.content)["paths"]

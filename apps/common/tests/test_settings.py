@@ -93,6 +93,24 @@ def test_production_passes_the_deploy_check_without_a_warning():
     assert "no issues" in result.stdout
 
 
+def test_production_closes_the_docs_and_the_public_metrics_and_generates_no_admin_password():
+    env = {name: value for name, value in os.environ.items() if name not in ("TEST_DB", "API_DOCS_PUBLIC")}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings.production", DJANGO_SECRET_KEY=PRODUCTION_SECRET)
+    env.pop("METRICS_PUBLIC", None)
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.API_DOCS_PUBLIC, settings.METRICS_PUBLIC, settings.ADMIN_PASSWORD_GENERATED, "
+        "settings.SECURE_REDIRECT_EXEMPT)"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=120
+    )
+
+    assert result.stdout.strip() == "False False False ['^health$', '^ready$']", result.stderr
+    assert (settings.API_DOCS_PUBLIC, settings.METRICS_PUBLIC, settings.ADMIN_PASSWORD_GENERATED) == (True, True, True)
+
+
 # Long and random enough for security.W009.
 PRODUCTION_SECRET = "k7#Qw9!zR2@vX5$mT8^pL3&nB6*hJ1(dF4)sG0-yC_eU+aZ=oI"
 

@@ -1,6 +1,5 @@
 """A consumer batch takes no savepoint per decision: a repeated decision fails the batch, handled again one by one."""
 
-import json
 import uuid
 
 import pytest
@@ -11,6 +10,7 @@ from apps.inventory.models import Inventory, InventoryAction, InventoryLog
 from apps.inventory.tests.stock import PRICE
 from apps.messaging.consumer import ConsumerSpec, Delivery, Outcome, handle_batch
 from apps.messaging.models import OutboxMessage
+from apps.messaging.tests.signed import signed_delivery
 
 # transaction=True: a failed batch drops its connection (as in production), which a test transaction would not survive.
 pytestmark = pytest.mark.django_db(databases=["inventory"], transaction=True)
@@ -18,9 +18,7 @@ pytestmark = pytest.mark.django_db(databases=["inventory"], transaction=True)
 
 def reserve(order_id: int, quantity: int) -> Delivery:
     body = {"saga_id": str(uuid.uuid4()), "order_id": order_id, "product_id": 7, "quantity": quantity}
-    return Delivery(
-        body=json.dumps(body).encode(), routing_key="inventory.reserve", message_id=str(uuid.uuid4()), headers={}
-    )
+    return signed_delivery(routing_key="inventory.reserve", body=body)
 
 
 def test_a_batch_of_fresh_decisions_takes_no_savepoint():

@@ -1,5 +1,6 @@
 """Inventory's services and handlers: reserve, release, stock levels, and their replies."""
 
+import dataclasses
 import json
 import uuid
 
@@ -21,9 +22,10 @@ from apps.inventory.services import (
     inventory_set_available,
 )
 from apps.inventory.tests.stock import PRICE, decided, wire
-from apps.messaging.consumer import ConsumerSpec, Delivery, HandlerContext, Outcome, handle_delivery
+from apps.messaging.consumer import ConsumerSpec, HandlerContext, Outcome, handle_delivery
 from apps.messaging.contracts import InventoryReleased, InventoryReserved, ReleaseInventory, ReserveInventory
 from apps.messaging.models import InboxMessage, OutboxMessage
+from apps.messaging.tests.signed import signed_delivery
 
 INVENTORY_DB = ["inventory"]
 SAGA_ID = uuid.UUID("5b0f3c1e-7d2a-4e8b-9f61-2c4d8a7e0b13")
@@ -386,12 +388,14 @@ def deliver():
     spec = ConsumerSpec.from_settings("inventory")
 
     def send(message, *, message_id: str | None = None, body: bytes | None = None):
-        delivery = Delivery(
-            body=body if body is not None else json.dumps(message.to_body()).encode(),
+        delivery = signed_delivery(
             routing_key=message.routing_key,
-            message_id=message_id or str(uuid.uuid4()),
+            body=message.to_body(),
+            message_id=message_id,
             headers={"trace_id": "trace-inv-2"},
         )
+        if body is not None:
+            delivery = dataclasses.replace(delivery, body=body)
         return handle_delivery(spec, delivery)
 
     yield send

@@ -11,6 +11,7 @@ from kombu import Connection, Producer
 from apps.messaging.contracts import InventoryReserved, ReserveInventory, StockLine
 from apps.messaging.models import InboxMessage, OutboxMessage
 from apps.messaging.outbox import outbox_enqueue
+from apps.messaging.tests.signed import signature_headers
 from apps.messaging.tests.workers import wait_for
 
 pytestmark = [
@@ -32,13 +33,16 @@ def reply(message, context):
 
 
 def publish(url, body, *, message_id=None, routing_key="inventory.reserve", headers=None):
+    """Publish ``body`` as the app that sends ``routing_key`` would: signed, unless it is not JSON."""
+    message_id = message_id or str(uuid.uuid4())
+    signature = signature_headers(routing_key=routing_key, body=body, message_id=message_id)
     with Connection(url) as connection:
         Producer(connection).publish(
             body if isinstance(body, bytes) else json.dumps(body).encode(),
             exchange="saga.commands",
             routing_key=routing_key,
-            message_id=message_id or str(uuid.uuid4()),
-            headers={"trace_id": "t-1", **(headers or {})},
+            message_id=message_id,
+            headers={"trace_id": "t-1", **signature, **(headers or {})},
             content_type="application/json",
             content_encoding="utf-8",
             delivery_mode=2,

@@ -184,5 +184,21 @@ def test_values_no_database_column_can_hold_are_refused(contract, changes):
 
 def test_the_largest_values_the_columns_hold_are_accepted():
     body = {"saga_id": str(SAGA_ID), "order_id": 2**63 - 1, "product_id": 2**63 - 1, "quantity": 2**31 - 1}
-    assert ReserveInventory.from_body(body).lines[0].quantity == 2**31 - 1
+    assert ReleaseInventory.from_body(body).lines[0].quantity == 2**31 - 1
     assert ProcessPayment.from_body({**body, "amount": "9999999999.99"}).amount == Decimal("9999999999.99")
+
+
+@pytest.mark.parametrize(
+    ("lines", "refusal"),
+    [
+        ([{"product_id": 1, "quantity": 10_001}], "more than the API's 10000 units a line"),
+        ([{"product_id": n, "quantity": 1} for n in range(1, 5)], "more than the API's 3 lines"),
+    ],
+)
+def test_a_reservation_beyond_the_apis_limits_is_malformed(settings, lines, refusal):
+    settings.ORDER_MAX_QUANTITY, settings.ORDER_MAX_LINES = 10_000, 3
+    body = {"saga_id": str(SAGA_ID), "order_id": 1, "lines": lines}
+    with pytest.raises(MalformedMessage, match=refusal):
+        ReserveInventory.from_body(body)
+    # Giving stock back keeps the column's limits: it moves only what a reservation logged.
+    assert ReleaseInventory.from_body(body).lines == tuple(StockLine(**line) for line in lines)

@@ -17,6 +17,7 @@ from apps.messaging.contracts import InventoryReserved, ReserveInventory, StockL
 from apps.messaging.dlq import UnknownQueue, dlq_resolve
 from apps.messaging.models import InboxMessage, OutboxMessage
 from apps.messaging.outbox import outbox_enqueue
+from apps.messaging.tests.signed import signature_headers
 from apps.messaging.tests.workers import running_consumer, wait_for
 from apps.messaging.topology import WORK_QUEUES, declare_topology
 
@@ -123,7 +124,11 @@ def publish_reserve(url: str, *, order_id: int) -> str:
             exchange="saga.commands",
             routing_key="inventory.reserve",
             message_id=message_id,
-            headers={"trace_id": f"t-{order_id}", "x-retry-count": 0},
+            headers={
+                "trace_id": f"t-{order_id}",
+                "x-retry-count": 0,
+                **signature_headers(routing_key="inventory.reserve", body=body, message_id=message_id),
+            },
             content_type="application/json",
             content_encoding="utf-8",
             delivery_mode=2,

@@ -2,7 +2,8 @@
 
 The definitions name these; nothing else builds a command, so no command can be
 mistaken for another. A stock command carries the order's lines, which the
-runtime loads onto ``order.stock_lines`` before building one.
+runtime loads onto ``order.stock_lines`` before building one; a refund names
+the placement saga that charged, which it loads onto ``order.charged_by``.
 """
 
 from apps.messaging.contracts import (
@@ -50,4 +51,5 @@ def process_payment(saga, order) -> ProcessPayment:
 
 
 def refund_payment(saga, order) -> RefundPayment:
-    return RefundPayment(**_ids(saga, order), amount=order.total_amount)
+    # Payments finds the charge by the saga that made it: the placement's, which the runtime loads.
+    return RefundPayment(**_ids(saga, order), amount=order.total_amount, payment_saga_id=order.charged_by)

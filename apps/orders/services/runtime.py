@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.messaging.consumer import Unprocessable
+from apps.messaging.contracts import RefundPayment
 from apps.messaging.outbox import outbox_enqueue
 from apps.orders.metrics import saga_observe_transition
 from apps.orders.models import Order, OrderStatus, SagaState
@@ -25,6 +26,7 @@ from apps.orders.store import (
     store_add_history,
     store_create_saga,
     store_lock_saga,
+    store_placement_saga_id,
     store_save_order_status,
     store_save_saga,
 )
@@ -195,6 +197,8 @@ def saga_send(saga: SagaState, order: Order, commands: tuple[Action | Notice, ..
     """Put the commands, each built by its own action, in the orders outbox."""
     if any(command.moves_stock for command in commands):
         order_lines_loaded(order)
+    if any(command.command is RefundPayment for command in commands):
+        order.charged_by = store_placement_saga_id(order_id=order.pk)
     for command in commands:
         outbox_enqueue(using=DATABASE, message=command.make(saga, order), trace_id=saga.trace_id)
 

@@ -7,6 +7,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.messaging.contracts import RefundPayment
 from apps.messaging.models import OutboxMessage
 from apps.orders.models import Order, OrderStatus, SagaState, SagaStatus, SagaStep, SagaType
 from apps.orders.selectors import saga_history
@@ -39,6 +40,11 @@ def confirmed() -> SagaState:
 def state(saga: SagaState) -> tuple[str, str, str]:
     stored = SagaState.objects.get(pk=saga.pk)
     return stored.status, stored.current_step, Order.objects.get(pk=saga.order_id).status
+
+
+def last_refund(order_id: int) -> RefundPayment:
+    row = OutboxMessage.objects.using("orders").filter(routing_key="payment.refund").order_by("-id").first()
+    return RefundPayment.from_body(row.payload)
 
 
 def keys(order_id: int) -> list[str]:
@@ -80,6 +86,7 @@ def test_a_pending_order_while_paying_releases_and_refunds_and_a_late_charge_cha
     assert state(saga) == (SagaStatus.COMPENSATING, SagaStep.REFUNDING_PAYMENT, OrderStatus.CANCELLING)
     # Both go out at once: the stock comes back without waiting for the refund.
     assert keys(saga.order_id)[-2:] == ["inventory.release", "payment.refund"]
+    assert last_refund(saga.order_id).charged_by == saga.saga_id
     assert apply(saga, "INVENTORY_RELEASED") is None
     assert apply(saga, "PAYMENT_SUCCEEDED") is None
     apply(saga, "PAYMENT_REFUNDED")
@@ -99,6 +106,9 @@ def test_a_confirmed_order_gets_a_cancellation_saga_that_refunds_then_restocks()
     assert (cancellation.active_order_id, answer.response_status) == (placement.order_id, OrderStatus.CANCELLING)
     assert state(cancellation) == (SagaStatus.IN_PROGRESS, SagaStep.REFUNDING_PAYMENT, OrderStatus.CANCELLING)
     assert keys(placement.order_id)[-1] == "payment.refund"
+    # Payments finds the charge by the saga that made it: the placement, not the cancellation.
+    refund = last_refund(placement.order_id)
+    assert (refund.saga_id, refund.payment_saga_id) == (cancellation.saga_id, placement.saga_id)
     apply(cancellation, "PAYMENT_REFUNDED")
     assert keys(placement.order_id)[-1] == "inventory.restock"
     apply(cancellation, "INVENTORY_RESTOCKED")

@@ -226,9 +226,10 @@ def test_only_compensatable_forward_steps_give_up_at_their_deadline(machine):
 
 
 def stand_in_order():
-    """What a command builder reads of an order: its id, owner, lines (loaded by the runtime) and prices."""
+    """What a command builder reads of an order: its id, owner, lines and charging saga (loaded by the runtime),
+    and prices."""
     line = type("Line", (), {"product_id": 3, "quantity": 2})()
-    fields = {"pk": 7, "user_id": 5, "stock_lines": [line], "total_amount": Decimal("9.99")}
+    fields = {"pk": 7, "user_id": 5, "stock_lines": [line], "total_amount": Decimal("9.99"), "charged_by": None}
     return type("Order", (), {**fields, "expected_total": None, "price_overridden": False})()
 
 

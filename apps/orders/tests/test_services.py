@@ -1,6 +1,5 @@
 """Orders' services and handlers: placing an order, driving its saga, recovering idle sagas."""
 
-import json
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -14,7 +13,7 @@ from hypothesis import strategies as st
 
 from apps.common.tests.sql import AWARE_DATETIMES, prepared_both_ways
 from apps.common.trace import trace_clear
-from apps.messaging.consumer import ConsumerSpec, Delivery, Outcome, Unprocessable, handle_batch, handle_delivery
+from apps.messaging.consumer import ConsumerSpec, Outcome, Unprocessable, handle_batch, handle_delivery
 from apps.messaging.contracts import (
     CONTRACTS,
     CommitInventory,
@@ -27,6 +26,7 @@ from apps.messaging.contracts import (
     StockLine,
 )
 from apps.messaging.models import InboxMessage, OutboxMessage
+from apps.messaging.tests.signed import signed_delivery
 from apps.orders.models import Order, OrderStatus, SagaHistory, SagaState, SagaStatus, SagaStep
 from apps.orders.selectors import saga_history
 from apps.orders.services.periodic import saga_recover
@@ -519,10 +519,10 @@ def deliver():
     spec = ConsumerSpec.from_settings("orders")
 
     def send(message, *, message_id: str | None = None):
-        delivery = Delivery(
-            body=json.dumps(message.to_body()).encode(),
+        delivery = signed_delivery(
             routing_key=message.routing_key,
-            message_id=message_id or str(uuid.uuid4()),
+            body=message.to_body(),
+            message_id=message_id,
             headers={"trace_id": TRACE_ID},
         )
         return handle_delivery(spec, delivery)
@@ -600,9 +600,7 @@ def test_a_consumer_batch_writes_its_steps_history_in_one_statement_in_order():
 
     def reply(saga, routing_key, **fields):
         body = {"saga_id": str(saga.saga_id), "order_id": saga.order_id, **fields}
-        return Delivery(
-            body=json.dumps(body).encode(), routing_key=routing_key, message_id=str(uuid.uuid4()), headers={}
-        )
+        return signed_delivery(routing_key=routing_key, body=body)
 
     stock = {"product_id": 42, "quantity": 2, "success": True}
     batch = [

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.db import transaction
 
-from apps.messaging.consumer import HandlerContext
+from apps.messaging.consumer import HandlerContext, Unprocessable
 from apps.messaging.contracts import PaymentProcessed, PaymentRefunded, ProcessPayment, RefundPayment
 from apps.messaging.models import OutboxMessage
 from apps.payments.handlers import on_process_payment, on_refund_payment
@@ -119,3 +119,65 @@ def test_a_refund_the_gateway_declines_leaves_the_charge_and_answers_a_failure(s
     settings.PAYMENT_REFUND_FAILURE_RATE = 0.0
     handle(on_refund_payment, RefundPayment(saga_id=SAGA_ID, order_id=100, amount=AMOUNT))
     assert (last_reply().success, Payment.objects.get(order_id=100).status) == (True, PaymentStatus.REFUNDED)
+
+
+OTHER_SAGA = uuid.UUID("2a3b4c5d-6e7f-4081-9a2b-3c4d5e6f7a8b")
+
+
+@pytest.mark.django_db(databases=PAYMENTS_DB)
+@pytest.mark.parametrize(
+    ("saga_id", "amount", "refusal"),
+    [(OTHER_SAGA, AMOUNT, "was made by saga"), (SAGA_ID, Decimal("0.01"), "is for 19.99, not 0.01")],
+    ids=["another-saga", "another-amount"],
+)
+def test_a_charge_that_disagrees_with_the_orders_payment_is_unprocessable(settings, saga_id, amount, refusal):
+    settings.PAYMENT_FAILURE_RATE = 0.0
+    charge(100)
+
+    with pytest.raises(Unprocessable, match=refusal):
+        handle(on_process_payment, ProcessPayment(saga_id=saga_id, order_id=100, amount=amount))
+
+    stored = Payment.objects.get(order_id=100)
+    assert (stored.status, stored.saga_id, stored.amount) == (PaymentStatus.SUCCESS, SAGA_ID, AMOUNT)
+
+
+@pytest.mark.django_db(databases=PAYMENTS_DB)
+@pytest.mark.parametrize(
+    "command",
+    [
+        RefundPayment(saga_id=OTHER_SAGA, order_id=100, amount=AMOUNT),
+        RefundPayment(saga_id=SAGA_ID, order_id=100, amount=AMOUNT, payment_saga_id=OTHER_SAGA),
+        RefundPayment(saga_id=SAGA_ID, order_id=100, amount=Decimal("5.00")),
+    ],
+    ids=["another-saga", "naming-another-payment", "another-amount"],
+)
+def test_a_refund_that_does_not_name_the_orders_payment_is_unprocessable(settings, command):
+    settings.PAYMENT_FAILURE_RATE = 0.0
+    charge(100)
+
+    with pytest.raises(Unprocessable):
+        handle(on_refund_payment, command)
+
+    assert Payment.objects.get(order_id=100).status == PaymentStatus.SUCCESS
+    assert OutboxMessage.objects.using("payments").count() == 0
+
+
+@pytest.mark.django_db(databases=PAYMENTS_DB)
+def test_a_cancellations_refund_names_the_placement_that_charged(settings):
+    settings.PAYMENT_FAILURE_RATE = 0.0
+    charge(100)
+
+    handle(on_refund_payment, RefundPayment(saga_id=OTHER_SAGA, order_id=100, amount=AMOUNT, payment_saga_id=SAGA_ID))
+
+    assert Payment.objects.get(order_id=100).status == PaymentStatus.REFUNDED
+    assert last_reply().saga_id == OTHER_SAGA
+
+
+@pytest.mark.django_db(databases=PAYMENTS_DB)
+def test_a_charge_for_an_order_voided_by_another_saga_is_unprocessable(settings):
+    settings.PAYMENT_FAILURE_RATE = 0.0
+    handle(on_refund_payment, RefundPayment(saga_id=OTHER_SAGA, order_id=100, amount=AMOUNT))
+
+    with pytest.raises(Unprocessable, match="was made by saga"):
+        handle(on_process_payment, ProcessPayment(saga_id=SAGA_ID, order_id=100, amount=AMOUNT))
+    assert Payment.objects.get(order_id=100).status == PaymentStatus.VOIDED

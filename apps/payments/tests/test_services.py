@@ -1,6 +1,5 @@
 """Payments' service and handler: charge an order once, reply with the outcome."""
 
-import json
 import uuid
 from decimal import Decimal
 
@@ -8,9 +7,10 @@ import pytest
 from django.db import transaction
 
 from apps.common.trace import trace_clear
-from apps.messaging.consumer import ConsumerSpec, Delivery, HandlerContext, Outcome, handle_delivery
+from apps.messaging.consumer import ConsumerSpec, HandlerContext, Outcome, handle_delivery
 from apps.messaging.contracts import PaymentProcessed, ProcessPayment
 from apps.messaging.models import InboxMessage, OutboxMessage
+from apps.messaging.tests.signed import signed_delivery
 from apps.payments.handlers import on_process_payment
 from apps.payments.models import Payment, PaymentStatus
 from apps.payments.services import payment_process
@@ -127,10 +127,10 @@ def deliver():
     spec = ConsumerSpec.from_settings("payments")
 
     def send(message, *, message_id: str | None = None):
-        delivery = Delivery(
-            body=json.dumps(message.to_body()).encode(),
+        delivery = signed_delivery(
             routing_key=message.routing_key,
-            message_id=message_id or str(uuid.uuid4()),
+            body=message.to_body(),
+            message_id=message_id,
             headers={"trace_id": "trace-pay-2"},
         )
         return handle_delivery(spec, delivery)

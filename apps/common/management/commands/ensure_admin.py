@@ -1,14 +1,16 @@
 import os
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
     help = (
-        "Make sure a superuser exists: DJANGO_SUPERUSER_USERNAME (default admin) with DJANGO_SUPERUSER_PASSWORD, "
-        "or a generated password that is printed once."
+        "Make sure a superuser exists: DJANGO_SUPERUSER_USERNAME (default admin) with DJANGO_SUPERUSER_PASSWORD. "
+        "Without it, development generates a password and prints it once; production refuses "
+        "(ADMIN_PASSWORD_GENERATED), so that no password reaches a log."
     )
 
     def handle(self, *args, **options):
@@ -19,10 +21,16 @@ class Command(BaseCommand):
         if user is not None and password is None:
             self.stdout.write(f"Admin user: {username} (password unchanged; set DJANGO_SUPERUSER_PASSWORD to reset it)")
             return
+        if password is None and not settings.ADMIN_PASSWORD_GENERATED:
+            raise CommandError(f"Set DJANGO_SUPERUSER_PASSWORD to create the admin user {username}.")
+        generated = password is None
         password = password or secrets.token_urlsafe(12)
         if user is None:
             User.objects.create_superuser(username=username, email="", password=password)
         else:
             user.set_password(password)
             user.save(update_fields=["password"])
-        self.stdout.write(self.style.SUCCESS(f"Admin user: {username}  password: {password}"))
+        if generated:
+            self.stdout.write(self.style.SUCCESS(f"Admin user: {username}  password: {password}"))
+        else:
+            self.stdout.write(self.style.SUCCESS(f"Admin user: {username}  password: from DJANGO_SUPERUSER_PASSWORD"))
