@@ -6,15 +6,15 @@ a file), and removes everything when closed.
 
 Every process runs as its own MariaDB and RabbitMQ users, which ``manage.py
 provision_access`` creates with the rights of apps/access/plan.py, and gets only
-its own URLs and signing keys; migrations run as the migrate user. The harness
-itself (``manage``, ``sql``) stays the operator at the console: root and guest.
+its own URLs (and signing keys, where the environment sets them); migrations run
+as the migrate user. The harness itself (``manage``, ``sql``) stays the operator
+at the console: root and guest.
 """
 
 import contextlib
 import itertools
 import json
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -128,8 +128,6 @@ class Stack:
             "THROTTLE_ORDERS_USER": "off",
             "THROTTLE_ORDERS_IP": "off",
             **{URL_VARIABLES[alias]: f"mysql://{database_server}/{db}" for alias, db in self.databases.items()},
-            # The message-signing keys of this stack, one per direction; each process gets only its own.
-            **{name: f"k1:{secrets.token_urlsafe(32)}" for name in SIGNING_KEY_VARIABLES},
             **(env or {}),
         }
         for variable in ("TEST_DB", "CRASH_POINTS", "PAYMENT_FAILURE_RATE"):
@@ -185,7 +183,8 @@ class Stack:
             password = passwords[variables["broker"]]
             broker_url = ";".join(f"amqp://{user}:{password}@{host}/{self.vhost}" for host in self.broker_hosts)
         env.update(dict.fromkeys(BROKER_URL_VARIABLES, broker_url))
-        env.update({key: self.base_env.get(key) for key in SIGNING_KEY_VARIABLES})
+        # Only its own routes' keys, when the environment sets them. With none set (make test) every process
+        # derives each route's key from the shared development SECRET_KEY, as the harness does when it signs.
         env.update(dict.fromkeys(set(SIGNING_KEY_VARIABLES) - set(principal.signing_keys)))
         # provision_access declared the topology; a process may only check it.
         env["RABBITMQ_DECLARE_TOPOLOGY"] = "false"
