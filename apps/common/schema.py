@@ -1,5 +1,6 @@
 """drf-spectacular hooks: the OpenAPI document names the API's paths, and their ids, as clients call them."""
 
+from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.openapi import AutoSchema
 from rest_framework.permissions import AllowAny
 
@@ -31,6 +32,26 @@ def typed_path_ids(result, **kwargs):
                 if parameter.get("in") == "path" and parameter.get("name") in PATH_ID_SCHEMAS:
                     parameter["schema"] = dict(PATH_ID_SCHEMAS[parameter["name"]])
     return result
+
+
+class StrictFilterExtension(DjangoFilterExtension):
+    """Documents a StrictFilterBackend's filters, with their enums, on an APIView.
+
+    drf-spectacular's own extension finds the model through the view's queryset, which an
+    APIView has none of; the filterset names it.
+    """
+
+    target_class = "apps.common.filters.StrictFilterBackend"
+    priority = 1
+
+    def get_schema_operation_parameters(self, auto_schema, *args, **kwargs):
+        filterset_class = auto_schema.view.filterset_class
+        model = filterset_class._meta.model
+        return [
+            parameter
+            for name, field in filterset_class.base_filters.items()
+            for parameter in self.resolve_filter_field(auto_schema, model, filterset_class, name, field)
+        ]
 
 
 class ApiAutoSchema(AutoSchema):

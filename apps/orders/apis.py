@@ -15,11 +15,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.common.errors import ApiError, error_schema_response
+from apps.common.filters import StrictFilterBackend, filter_queryset
 from apps.common.ids import MAX_ID, parse_int_id, parse_uuid_id
 from apps.common.pagination import keyed_pagination
 from apps.common.permissions import permissions_required
 from apps.common.serializers import FlatInputSerializer, StrictCharField
-from apps.orders.models import SagaStatus, SagaType
+from apps.orders.filters import OrderFilter, SagaFilter
 from apps.orders.selectors import order_get, order_list, saga_get, saga_history, saga_list
 from apps.orders.services.cancellation import OrderNotCancellable, OrderNotFound, order_cancel
 from apps.orders.services.idempotency import IdempotencyKeyReused
@@ -200,6 +201,10 @@ class OrdersApi(APIView):
         status = serializers.CharField()
 
     pagination_class = keyed_pagination("orders")
+    filter_backends = [StrictFilterBackend]
+    filterset_class = OrderFilter
+    # Read by the view, not a filter: the seed's parameter, answering INVALID_ID as an id does.
+    query_parameters = ("user_id",)
     throttle_classes = [OrderPlacementsPerCustomer, OrderPlacementsPerAddress]
 
     @extend_schema(
@@ -274,14 +279,17 @@ class OrdersApi(APIView):
                 description="Only this user's orders (a customer only ever sees their own)",
             )
         ],
-        responses={200: OrderOutputSerializer(many=True), 400: error_schema_response("Invalid filter")},
+        responses={
+            200: OrderOutputSerializer(many=True),
+            400: error_schema_response("An unknown, repeated or empty query parameter, or an invalid value"),
+        },
     )
     def get(self, request):
         """Your orders, newest first; staff with orders.view_order see every customer's."""
         raw_user_id = request.query_params.get("user_id")
         user_id = None if raw_user_id is None else parse_int_id(raw_user_id, name="user_id")
+        orders = filter_queryset(request, order_list(user_id=user_id, customer_id=customer_scope(request)), view=self)
         paginator = self.pagination_class()
-        orders = order_list(user_id=user_id, customer_id=customer_scope(request))
         page = paginator.paginate_queryset(orders, request, view=self)
         return paginator.get_paginated_response(OrderOutputSerializer(page, many=True).data)
 
@@ -423,42 +431,35 @@ class OrderCancelApi(APIView):
 class SagasApi(APIView):
     permission_classes = [permissions_required(GET="orders.view_sagastate")]
     pagination_class = keyed_pagination("sagas")
+    filter_backends = [StrictFilterBackend]
+    filterset_class = SagaFilter
+    # Read by the view, not filters: stuck is computed, and order_id answers INVALID_ID as an id does.
+    query_parameters = ("stuck", "order_id")
 
     @extend_schema(
         operation_id="sagas_list",
         parameters=[
-            OpenApiParameter("status", str, enum=SagaStatus.values, description="Only sagas in this status"),
             OpenApiParameter("stuck", bool, description="Only sagas active past their step deadline (or only not)"),
-            OpenApiParameter("type", str, enum=SagaType.values, description="Only sagas of this type"),
             OpenApiParameter(
                 "order_id",
                 {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID},
                 description="Only this order's sagas",
             ),
         ],
-        responses={200: SagaOutputSerializer(many=True), 400: error_schema_response("Invalid status")},
+        responses={
+            200: SagaOutputSerializer(many=True),
+            400: error_schema_response("An unknown, repeated or empty query parameter, or an invalid value"),
+        },
     )
     def get(self, request):
-        saga_status = request.query_params.get("status")
-        if saga_status is not None and saga_status not in SagaStatus.values:
-            raise ApiError(
-                status_code=400,
-                code="INVALID_REQUEST",
-                message=f"status must be one of {', '.join(SagaStatus.values)}.",
-            )
         raw_stuck = request.query_params.get("stuck")
         if raw_stuck is not None and raw_stuck not in ("true", "false"):
             raise ApiError(status_code=400, code="INVALID_REQUEST", message="stuck must be true or false.")
         stuck = None if raw_stuck is None else raw_stuck == "true"
-        saga_type = request.query_params.get("type")
-        if saga_type is not None and saga_type not in SagaType.values:
-            raise ApiError(
-                status_code=400, code="INVALID_REQUEST", message=f"type must be one of {', '.join(SagaType.values)}."
-            )
         raw_order_id = request.query_params.get("order_id")
         order_id = None if raw_order_id is None else parse_int_id(raw_order_id, name="order_id")
+        sagas = filter_queryset(request, saga_list(stuck=stuck, order_id=order_id), view=self)
         paginator = self.pagination_class()
-        sagas = saga_list(status=saga_status, stuck=stuck, saga_type=saga_type, order_id=order_id)
         page = paginator.paginate_queryset(sagas, request, view=self)
         return paginator.get_paginated_response(SagaOutputSerializer(page, many=True).data)
 

@@ -40,14 +40,9 @@ def saga_get(*, saga_id) -> SagaState | None:
     return saga_with_progress(SagaState.objects.filter(saga_id=saga_id)).first()
 
 
-def saga_list(
-    *, status: str | None = None, stuck: bool | None = None, saga_type: str | None = None, order_id: int | None = None
-) -> QuerySet[SagaState]:
+def saga_list(*, stuck: bool | None = None, order_id: int | None = None) -> QuerySet[SagaState]:
+    """Sagas with ``is_stuck``, newest first: ``order_id``'s, and only (not) stuck ones."""
     sagas = SagaState.objects.all()
-    if status:
-        sagas = sagas.filter(status=status)
-    if saga_type:
-        sagas = sagas.filter(saga_type=saga_type)
     if order_id is not None:
         sagas = sagas.filter(order_id=order_id)
     if stuck is not None:

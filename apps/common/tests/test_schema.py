@@ -295,3 +295,54 @@ def test_without_api_docs_public_staff_open_the_ui_and_the_schema_with_their_adm
     assert (page.status_code, document.status_code) == (200, 200)
     assert b"swagger" in page.content.lower()
     assert json.loads(document.content)["paths"]
+
+
+def query_parameters(schema: dict, path: str) -> dict[str, dict]:
+    return {p["name"]: p for p in schema["paths"][path]["get"]["parameters"] if p["in"] == "query"}
+
+
+ORDERINGS = {"created_at", "-created_at", "id", "-id"}
+
+
+def test_the_orders_list_documents_its_filters_with_their_values(schema):
+    parameters = query_parameters(schema, "/orders")
+
+    assert set(parameters) == {"status", "created_after", "created_before", "ordering", "user_id", "limit", "offset"}
+    assert set(parameters["status"]["schema"]["enum"]) == {
+        "PENDING",
+        "CONFIRMED",
+        "FAILED",
+        "COMPENSATED",
+        "CANCELLING",
+        "CANCELLED",
+    }
+    assert set(parameters["ordering"]["schema"]["enum"]) == ORDERINGS
+    for name in ("created_after", "created_before"):
+        assert parameters[name]["schema"] == {"type": "string", "format": "date-time"}
+    assert all(parameter.get("description") for parameter in parameters.values())
+
+
+def test_the_sagas_list_documents_its_filters_with_their_values(schema):
+    parameters = query_parameters(schema, "/sagas")
+
+    assert set(parameters) == {
+        "status",
+        "type",
+        "stuck",
+        "order_id",
+        "created_after",
+        "created_before",
+        "ordering",
+        "limit",
+        "offset",
+    }
+    assert set(parameters["status"]["schema"]["enum"]) == {
+        "IN_PROGRESS",
+        "COMPENSATING",
+        "COMPLETED",
+        "COMPENSATED",
+        "FAILED",
+        "RESOLVED",
+    }
+    assert set(parameters["type"]["schema"]["enum"]) == {"placement", "cancellation"}
+    assert set(parameters["ordering"]["schema"]["enum"]) == ORDERINGS
