@@ -19,7 +19,7 @@ from apps.common.filters import StrictFilterBackend, filter_queryset
 from apps.common.ids import MAX_ID, parse_int_id, parse_uuid_id
 from apps.common.pagination import keyed_pagination
 from apps.common.permissions import permissions_required
-from apps.common.serializers import FlatInputSerializer, StrictCharField
+from apps.common.serializers import FlatInputSerializer, LinkField, StrictCharField
 from apps.orders.filters import OrderFilter, SagaFilter
 from apps.orders.selectors import order_get, order_list, saga_get, saga_history, saga_list
 from apps.orders.services.cancellation import OrderNotCancellable, OrderNotFound, order_cancel
@@ -62,6 +62,19 @@ class OrderOutputSerializer(serializers.Serializer):
     cancel_reason = serializers.CharField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+    saga_url = LinkField(
+        view_name="saga-detail",
+        lookup_field="placement_saga_id",
+        url_kwarg="saga_id",
+        allow_null=True,
+        help_text="The saga placing the order (GET /sagas/{saga_id}, for staff with orders.view_sagastate)",
+    )
+    payment_url = LinkField(
+        view_name="payment-detail",
+        lookup_field="pk",
+        url_kwarg="order_id",
+        help_text="The order's payment (GET /payments/{order_id}): 404 until a charge is attempted",
+    )
 
     @extend_schema_field({"type": "integer", "format": "int64", "nullable": True})
     def get_product_id(self, order) -> int | None:
@@ -87,6 +100,15 @@ class SagaOutputSerializer(serializers.Serializer):
     completed_at = serializers.DateTimeField(allow_null=True)
     deadline_at = serializers.DateTimeField(allow_null=True)
     is_stuck = serializers.BooleanField()
+    order_url = LinkField(
+        view_name="order-detail", lookup_field="order_id", url_kwarg="order_id", help_text="The saga's order"
+    )
+    payment_url = LinkField(
+        view_name="payment-detail",
+        lookup_field="order_id",
+        url_kwarg="order_id",
+        help_text="The order's payment (GET /payments/{order_id}): 404 until a charge is attempted",
+    )
 
 
 class SagaHistorySerializer(serializers.Serializer):
@@ -291,7 +313,9 @@ class OrdersApi(APIView):
         orders = filter_queryset(request, order_list(user_id=user_id, customer_id=customer_scope(request)), view=self)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(orders, request, view=self)
-        return paginator.get_paginated_response(OrderOutputSerializer(page, many=True).data)
+        return paginator.get_paginated_response(
+            OrderOutputSerializer(page, many=True, context={"request": request}).data
+        )
 
 
 def order_place_shapes(result, **kwargs):
@@ -375,7 +399,7 @@ class OrderDetailApi(APIView):
         order = order_get(order_id=parse_int_id(order_id, name="order id"), customer_id=customer_scope(request))
         if order is None:
             raise ApiError(status_code=404, code="NOT_FOUND", message=f"Order {order_id} not found.")
-        return Response(OrderOutputSerializer(order).data)
+        return Response(OrderOutputSerializer(order, context={"request": request}).data)
 
 
 class OrderCancelApi(APIView):
@@ -461,7 +485,9 @@ class SagasApi(APIView):
         sagas = filter_queryset(request, saga_list(stuck=stuck, order_id=order_id), view=self)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(sagas, request, view=self)
-        return paginator.get_paginated_response(SagaOutputSerializer(page, many=True).data)
+        return paginator.get_paginated_response(
+            SagaOutputSerializer(page, many=True, context={"request": request}).data
+        )
 
 
 class SagaDetailApi(APIView):
@@ -486,4 +512,4 @@ class SagaDetailApi(APIView):
         if saga is None:
             raise ApiError(status_code=404, code="NOT_FOUND", message=f"Saga {saga_id} not found.")
         body = {"saga": saga, "order": order_get(order_id=saga.order_id), "history": saga_history(saga=saga)}
-        return Response(self.OutputSerializer(body).data)
+        return Response(self.OutputSerializer(body, context={"request": request}).data)

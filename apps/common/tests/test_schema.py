@@ -346,3 +346,13 @@ def test_the_sagas_list_documents_its_filters_with_their_values(schema):
     }
     assert set(parameters["type"]["schema"]["enum"]) == {"placement", "cancellation"}
     assert set(parameters["ordering"]["schema"]["enum"]) == ORDERINGS
+
+
+@pytest.mark.parametrize(
+    ("component", "links"),
+    [("OrderOutput", {"saga_url", "payment_url"}), ("SagaOutput", {"order_url", "payment_url"})],
+)
+def test_orders_and_sagas_document_their_links_as_uris(schema, component, links):
+    properties = schema["components"]["schemas"][component]["properties"]
+
+    assert {name for name, field in properties.items() if field.get("format") == "uri"} == links
