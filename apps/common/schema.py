@@ -2,6 +2,7 @@
 
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import force_instance
 from rest_framework.permissions import AllowAny
 
 from apps.common.errors import error_schema_response
@@ -86,3 +87,14 @@ class ApiAutoSchema(AutoSchema):
         if any(throttle.applies_to(self.method) for throttle in self.view.get_throttles()):
             errors.append(("429", "THROTTLED: too many requests; see Retry-After"))
         return errors
+
+    def _map_basic_serializer(self, serializer, direction):
+        """A component is described by its own serializer's docstring, never one it inherits.
+
+        drf-spectacular walks up to a base class's docstring, written for the developers
+        (FlatInputSerializer's on shallow copies, in microseconds), not for a client.
+        """
+        schema = super()._map_basic_serializer(serializer, direction)
+        if not type(force_instance(serializer)).__dict__.get("__doc__"):
+            schema.pop("description", None)
+        return schema

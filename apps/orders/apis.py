@@ -38,7 +38,10 @@ class OrderLineOutputSerializer(serializers.Serializer):
     product_id = serializers.IntegerField()
     quantity = serializers.IntegerField()
     unit_price = serializers.DecimalField(
-        max_digits=12, decimal_places=2, allow_null=True, help_text="The catalog's, fixed when the stock is reserved"
+        max_digits=12,
+        decimal_places=2,
+        allow_null=True,
+        help_text="The catalog's unit price, fixed when the stock is reserved (null until then)",
     )
     line_total = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
 
@@ -157,6 +160,8 @@ def _key_reused() -> ApiError:
 
 
 class OrderLineInputSerializer(FlatInputSerializer):
+    """One product of the order and its units."""
+
     product_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     quantity = serializers.IntegerField(min_value=1, max_value=settings.ORDER_MAX_QUANTITY)
 
@@ -240,8 +245,9 @@ class OrdersApi(APIView):
                 request_only=True,
             ),
             OpenApiExample(
-                "Seed body",
-                summary="The seed's body: staff with place_on_behalf and override_price",
+                "One product at a set total",
+                summary="One product for customer 42 at a set total: staff with orders.place_on_behalf "
+                "and orders.override_price",
                 value={"user_id": 42, "product_id": 1001, "quantity": 2, "total_amount": "199.98"},
                 request_only=True,
             ),
@@ -341,7 +347,7 @@ def order_place_shapes(result, **kwargs):
             "not": {"anyOf": [{"required": ["product_id"]}, {"required": ["quantity"]}]},
         },
         {
-            "title": "One product (the seed's body)",
+            "title": "One product",
             "type": "object",
             "properties": {"product_id": product_id, "quantity": quantity, **properties},
             "required": ["product_id", "quantity"],
@@ -396,6 +402,7 @@ class OrderDetailApi(APIView):
         },
     )
     def get(self, request, order_id: str):
+        """One of your orders; staff with orders.view_order read any."""
         order = order_get(order_id=parse_int_id(order_id, name="order id"), customer_id=customer_scope(request))
         if order is None:
             raise ApiError(status_code=404, code="NOT_FOUND", message=f"Order {order_id} not found.")
@@ -405,7 +412,13 @@ class OrderDetailApi(APIView):
 class OrderCancelApi(APIView):
     @extend_schema_serializer(component_name="OrderCancel")
     class InputSerializer(FlatInputSerializer):
-        reason = StrictCharField(max_length=255, required=False, allow_blank=True, default="")
+        reason = StrictCharField(
+            max_length=255,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="Why you cancel (optional); the order shows it as cancel_reason",
+        )
 
     @extend_schema_serializer(component_name="OrderCancelling")
     class OutputSerializer(serializers.Serializer):
@@ -429,6 +442,7 @@ class OrderCancelApi(APIView):
         },
     )
     def post(self, request, order_id: str):
+        """Cancel one of your orders: the stock goes back and a charged payment is refunded."""
         parsed_id = parse_int_id(order_id, name="order id")
         idempotency_key = _idempotency_key(request)
         serializer = self.InputSerializer(data=request.data if request.data else {})
@@ -476,6 +490,7 @@ class SagasApi(APIView):
         },
     )
     def get(self, request):
+        """Every saga, newest first: each order's placement and, if cancelled, its cancellation."""
         raw_stuck = request.query_params.get("stuck")
         if raw_stuck is not None and raw_stuck not in ("true", "false"):
             raise ApiError(status_code=400, code="INVALID_REQUEST", message="stuck must be true or false.")
@@ -508,6 +523,7 @@ class SagaDetailApi(APIView):
         },
     )
     def get(self, request, saga_id: str):
+        """One saga with its order and its timeline, oldest entry first."""
         saga = saga_get(saga_id=parse_uuid_id(saga_id, name="saga id"))
         if saga is None:
             raise ApiError(status_code=404, code="NOT_FOUND", message=f"Saga {saga_id} not found.")

@@ -1,6 +1,7 @@
 """The OpenAPI document, its UI and the admin login page."""
 
 import json
+import re
 
 import pytest
 from django.core.management import call_command
@@ -356,3 +357,24 @@ def test_orders_and_sagas_document_their_links_as_uris(schema, component, links)
     properties = schema["components"]["schemas"][component]["properties"]
 
     assert {name for name, field in properties.items() if field.get("format") == "uri"} == links
+
+
+# Words of the code, not of the API: what a description holding one speaks of is for the developers.
+INTERNAL_WORDS = re.compile(r"(?<![a-z])(seed|µs|``|serializers?|drf|manage\.py|todo|tables?|django)(?![a-z])")
+
+
+def descriptions(node, where: str = ""):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("description", "summary", "title") and isinstance(value, str):
+                yield f"{where}/{key}", value
+            yield from descriptions(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from descriptions(value, f"{where}[{index}]")
+
+
+def test_no_description_speaks_of_the_code(schema):
+    internal = [(where, text) for where, text in descriptions(schema) if INTERNAL_WORDS.search(text.lower())]
+
+    assert internal == []
