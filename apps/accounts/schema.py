@@ -18,6 +18,6 @@ class KnoxBearerScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "A token from POST /auth/token (or manage.py create_customer), valid until its expiry "
-            "or POST /auth/logout.",
+            "description": "A token from POST /auth/token (or one an operator issued you), valid until its "
+            "expiry or POST /auth/logout.",
         }

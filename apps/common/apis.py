@@ -30,11 +30,9 @@ class HealthApi(APIView):
 
 
 class ReadyApi(APIView):
-    """Readiness: every database answers a query.
+    """Readiness: every database answers a query. The answer says only ready or not."""
 
-    Anyone may ask, so the answer says only ready or not; which database failed, and how,
-    goes to the log (``ready.database_unavailable``).
-    """
+    # Anyone may ask: which database failed, and how, goes to the log (ready.database_unavailable) only.
 
     authentication_classes = []
     permission_classes = [AllowAny]

@@ -1,6 +1,8 @@
 """drf-spectacular hooks: the OpenAPI document names the API's paths, and their ids, as clients call them."""
 
+from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import force_instance
 from rest_framework.permissions import AllowAny
 
 from apps.common.errors import error_schema_response
@@ -31,6 +33,26 @@ def typed_path_ids(result, **kwargs):
                 if parameter.get("in") == "path" and parameter.get("name") in PATH_ID_SCHEMAS:
                     parameter["schema"] = dict(PATH_ID_SCHEMAS[parameter["name"]])
     return result
+
+
+class StrictFilterExtension(DjangoFilterExtension):
+    """Documents a StrictFilterBackend's filters, with their enums, on an APIView.
+
+    drf-spectacular's own extension finds the model through the view's queryset, which an
+    APIView has none of; the filterset names it.
+    """
+
+    target_class = "apps.common.filters.StrictFilterBackend"
+    priority = 1
+
+    def get_schema_operation_parameters(self, auto_schema, *args, **kwargs):
+        filterset_class = auto_schema.view.filterset_class
+        model = filterset_class._meta.model
+        return [
+            parameter
+            for name, field in filterset_class.base_filters.items()
+            for parameter in self.resolve_filter_field(auto_schema, model, filterset_class, name, field)
+        ]
 
 
 class ApiAutoSchema(AutoSchema):
@@ -65,3 +87,14 @@ class ApiAutoSchema(AutoSchema):
         if any(throttle.applies_to(self.method) for throttle in self.view.get_throttles()):
             errors.append(("429", "THROTTLED: too many requests; see Retry-After"))
         return errors
+
+    def _map_basic_serializer(self, serializer, direction):
+        """A component is described by its own serializer's docstring, never one it inherits.
+
+        drf-spectacular walks up to a base class's docstring, written for the developers
+        (FlatInputSerializer's on shallow copies, in microseconds), not for a client.
+        """
+        schema = super()._map_basic_serializer(serializer, direction)
+        if not type(force_instance(serializer)).__dict__.get("__doc__"):
+            schema.pop("description", None)
+        return schema

@@ -70,3 +70,19 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class LinkField(serializers.HyperlinkedIdentityField):
+    """The absolute URL of route ``view_name`` for the id the object holds in ``lookup_field``; null when it holds none.
+
+    DRF's field links an object to its own route; this one links, say, an order to its payment by the order's id,
+    or a saga to its order by ``order_id``: a route of any app, named, with nothing of that app imported.
+    """
+
+    def __init__(self, *, view_name: str, lookup_field: str, url_kwarg: str, **kwargs):
+        super().__init__(view_name=view_name, lookup_field=lookup_field, lookup_url_kwarg=url_kwarg, **kwargs)
+
+    def get_url(self, obj, view_name, request, format):
+        if getattr(obj, self.lookup_field) is None:
+            return None
+        return super().get_url(obj, view_name, request, format)

@@ -15,11 +15,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.common.errors import ApiError, error_schema_response
+from apps.common.filters import StrictFilterBackend, filter_queryset
 from apps.common.ids import MAX_ID, parse_int_id, parse_uuid_id
 from apps.common.pagination import keyed_pagination
 from apps.common.permissions import permissions_required
-from apps.common.serializers import FlatInputSerializer, StrictCharField
-from apps.orders.models import SagaStatus, SagaType
+from apps.common.serializers import FlatInputSerializer, LinkField, StrictCharField
+from apps.orders.filters import OrderFilter, SagaFilter
 from apps.orders.selectors import order_get, order_list, saga_get, saga_history, saga_list
 from apps.orders.services.cancellation import OrderNotCancellable, OrderNotFound, order_cancel
 from apps.orders.services.idempotency import IdempotencyKeyReused
@@ -37,7 +38,10 @@ class OrderLineOutputSerializer(serializers.Serializer):
     product_id = serializers.IntegerField()
     quantity = serializers.IntegerField()
     unit_price = serializers.DecimalField(
-        max_digits=12, decimal_places=2, allow_null=True, help_text="The catalog's, fixed when the stock is reserved"
+        max_digits=12,
+        decimal_places=2,
+        allow_null=True,
+        help_text="The catalog's unit price, fixed when the stock is reserved (null until then)",
     )
     line_total = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
 
@@ -61,6 +65,19 @@ class OrderOutputSerializer(serializers.Serializer):
     cancel_reason = serializers.CharField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+    saga_url = LinkField(
+        view_name="saga-detail",
+        lookup_field="placement_saga_id",
+        url_kwarg="saga_id",
+        allow_null=True,
+        help_text="The saga placing the order (GET /sagas/{saga_id}, for staff with orders.view_sagastate)",
+    )
+    payment_url = LinkField(
+        view_name="payment-detail",
+        lookup_field="pk",
+        url_kwarg="order_id",
+        help_text="The order's payment (GET /payments/{order_id}): 404 until a charge is attempted",
+    )
 
     @extend_schema_field({"type": "integer", "format": "int64", "nullable": True})
     def get_product_id(self, order) -> int | None:
@@ -86,6 +103,15 @@ class SagaOutputSerializer(serializers.Serializer):
     completed_at = serializers.DateTimeField(allow_null=True)
     deadline_at = serializers.DateTimeField(allow_null=True)
     is_stuck = serializers.BooleanField()
+    order_url = LinkField(
+        view_name="order-detail", lookup_field="order_id", url_kwarg="order_id", help_text="The saga's order"
+    )
+    payment_url = LinkField(
+        view_name="payment-detail",
+        lookup_field="order_id",
+        url_kwarg="order_id",
+        help_text="The order's payment (GET /payments/{order_id}): 404 until a charge is attempted",
+    )
 
 
 class SagaHistorySerializer(serializers.Serializer):
@@ -134,6 +160,8 @@ def _key_reused() -> ApiError:
 
 
 class OrderLineInputSerializer(FlatInputSerializer):
+    """One product of the order and its units."""
+
     product_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     quantity = serializers.IntegerField(min_value=1, max_value=settings.ORDER_MAX_QUANTITY)
 
@@ -200,6 +228,10 @@ class OrdersApi(APIView):
         status = serializers.CharField()
 
     pagination_class = keyed_pagination("orders")
+    filter_backends = [StrictFilterBackend]
+    filterset_class = OrderFilter
+    # Read by the view, not a filter: the seed's parameter, answering INVALID_ID as an id does.
+    query_parameters = ("user_id",)
     throttle_classes = [OrderPlacementsPerCustomer, OrderPlacementsPerAddress]
 
     @extend_schema(
@@ -213,8 +245,9 @@ class OrdersApi(APIView):
                 request_only=True,
             ),
             OpenApiExample(
-                "Seed body",
-                summary="The seed's body: staff with place_on_behalf and override_price",
+                "One product at a set total",
+                summary="One product for customer 42 at a set total: staff with orders.place_on_behalf "
+                "and orders.override_price",
                 value={"user_id": 42, "product_id": 1001, "quantity": 2, "total_amount": "199.98"},
                 request_only=True,
             ),
@@ -274,16 +307,21 @@ class OrdersApi(APIView):
                 description="Only this user's orders (a customer only ever sees their own)",
             )
         ],
-        responses={200: OrderOutputSerializer(many=True), 400: error_schema_response("Invalid filter")},
+        responses={
+            200: OrderOutputSerializer(many=True),
+            400: error_schema_response("An unknown, repeated or empty query parameter, or an invalid value"),
+        },
     )
     def get(self, request):
         """Your orders, newest first; staff with orders.view_order see every customer's."""
         raw_user_id = request.query_params.get("user_id")
         user_id = None if raw_user_id is None else parse_int_id(raw_user_id, name="user_id")
+        orders = filter_queryset(request, order_list(user_id=user_id, customer_id=customer_scope(request)), view=self)
         paginator = self.pagination_class()
-        orders = order_list(user_id=user_id, customer_id=customer_scope(request))
         page = paginator.paginate_queryset(orders, request, view=self)
-        return paginator.get_paginated_response(OrderOutputSerializer(page, many=True).data)
+        return paginator.get_paginated_response(
+            OrderOutputSerializer(page, many=True, context={"request": request}).data
+        )
 
 
 def order_place_shapes(result, **kwargs):
@@ -309,7 +347,7 @@ def order_place_shapes(result, **kwargs):
             "not": {"anyOf": [{"required": ["product_id"]}, {"required": ["quantity"]}]},
         },
         {
-            "title": "One product (the seed's body)",
+            "title": "One product",
             "type": "object",
             "properties": {"product_id": product_id, "quantity": quantity, **properties},
             "required": ["product_id", "quantity"],
@@ -364,16 +402,23 @@ class OrderDetailApi(APIView):
         },
     )
     def get(self, request, order_id: str):
+        """One of your orders; staff with orders.view_order read any."""
         order = order_get(order_id=parse_int_id(order_id, name="order id"), customer_id=customer_scope(request))
         if order is None:
             raise ApiError(status_code=404, code="NOT_FOUND", message=f"Order {order_id} not found.")
-        return Response(OrderOutputSerializer(order).data)
+        return Response(OrderOutputSerializer(order, context={"request": request}).data)
 
 
 class OrderCancelApi(APIView):
     @extend_schema_serializer(component_name="OrderCancel")
     class InputSerializer(FlatInputSerializer):
-        reason = StrictCharField(max_length=255, required=False, allow_blank=True, default="")
+        reason = StrictCharField(
+            max_length=255,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="Why you cancel (optional); the order shows it as cancel_reason",
+        )
 
     @extend_schema_serializer(component_name="OrderCancelling")
     class OutputSerializer(serializers.Serializer):
@@ -397,6 +442,7 @@ class OrderCancelApi(APIView):
         },
     )
     def post(self, request, order_id: str):
+        """Cancel one of your orders: the stock goes back and a charged payment is refunded."""
         parsed_id = parse_int_id(order_id, name="order id")
         idempotency_key = _idempotency_key(request)
         serializer = self.InputSerializer(data=request.data if request.data else {})
@@ -423,44 +469,40 @@ class OrderCancelApi(APIView):
 class SagasApi(APIView):
     permission_classes = [permissions_required(GET="orders.view_sagastate")]
     pagination_class = keyed_pagination("sagas")
+    filter_backends = [StrictFilterBackend]
+    filterset_class = SagaFilter
+    # Read by the view, not filters: stuck is computed, and order_id answers INVALID_ID as an id does.
+    query_parameters = ("stuck", "order_id")
 
     @extend_schema(
         operation_id="sagas_list",
         parameters=[
-            OpenApiParameter("status", str, enum=SagaStatus.values, description="Only sagas in this status"),
             OpenApiParameter("stuck", bool, description="Only sagas active past their step deadline (or only not)"),
-            OpenApiParameter("type", str, enum=SagaType.values, description="Only sagas of this type"),
             OpenApiParameter(
                 "order_id",
                 {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID},
                 description="Only this order's sagas",
             ),
         ],
-        responses={200: SagaOutputSerializer(many=True), 400: error_schema_response("Invalid status")},
+        responses={
+            200: SagaOutputSerializer(many=True),
+            400: error_schema_response("An unknown, repeated or empty query parameter, or an invalid value"),
+        },
     )
     def get(self, request):
-        saga_status = request.query_params.get("status")
-        if saga_status is not None and saga_status not in SagaStatus.values:
-            raise ApiError(
-                status_code=400,
-                code="INVALID_REQUEST",
-                message=f"status must be one of {', '.join(SagaStatus.values)}.",
-            )
+        """Every saga, newest first: each order's placement and, if cancelled, its cancellation."""
         raw_stuck = request.query_params.get("stuck")
         if raw_stuck is not None and raw_stuck not in ("true", "false"):
             raise ApiError(status_code=400, code="INVALID_REQUEST", message="stuck must be true or false.")
         stuck = None if raw_stuck is None else raw_stuck == "true"
-        saga_type = request.query_params.get("type")
-        if saga_type is not None and saga_type not in SagaType.values:
-            raise ApiError(
-                status_code=400, code="INVALID_REQUEST", message=f"type must be one of {', '.join(SagaType.values)}."
-            )
         raw_order_id = request.query_params.get("order_id")
         order_id = None if raw_order_id is None else parse_int_id(raw_order_id, name="order_id")
+        sagas = filter_queryset(request, saga_list(stuck=stuck, order_id=order_id), view=self)
         paginator = self.pagination_class()
-        sagas = saga_list(status=saga_status, stuck=stuck, saga_type=saga_type, order_id=order_id)
         page = paginator.paginate_queryset(sagas, request, view=self)
-        return paginator.get_paginated_response(SagaOutputSerializer(page, many=True).data)
+        return paginator.get_paginated_response(
+            SagaOutputSerializer(page, many=True, context={"request": request}).data
+        )
 
 
 class SagaDetailApi(APIView):
@@ -481,8 +523,9 @@ class SagaDetailApi(APIView):
         },
     )
     def get(self, request, saga_id: str):
+        """One saga with its order and its timeline, oldest entry first."""
         saga = saga_get(saga_id=parse_uuid_id(saga_id, name="saga id"))
         if saga is None:
             raise ApiError(status_code=404, code="NOT_FOUND", message=f"Saga {saga_id} not found.")
         body = {"saga": saga, "order": order_get(order_id=saga.order_id), "history": saga_history(saga=saga)}
-        return Response(self.OutputSerializer(body).data)
+        return Response(self.OutputSerializer(body, context={"request": request}).data)

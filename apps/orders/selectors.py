@@ -1,9 +1,9 @@
 """Reads of the orders app."""
 
-from django.db.models import BooleanField, Case, Q, QuerySet, Value, When
+from django.db.models import BooleanField, Case, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Now
 
-from apps.orders.models import Order, SagaHistory, SagaState
+from apps.orders.models import Order, SagaHistory, SagaState, SagaType
 from apps.orders.sagas import ACTIVE_STATUSES, machine_for
 
 # Active and past its step's deadline: a forward step the deadline job has not
@@ -12,21 +12,30 @@ STUCK = Q(status__in=[status.value for status in ACTIVE_STATUSES], deadline_at__
 
 
 def order_get(*, order_id: int, customer_id: int | None = None) -> Order | None:
-    """The order with its lines; with ``customer_id``, only if it is that customer's."""
-    orders = Order.objects.filter(pk=order_id).prefetch_related("lines")
+    """The order with its lines and ``placement_saga_id``; with ``customer_id``, only if it is that customer's."""
+    orders = _with_placement_saga(Order.objects.filter(pk=order_id).prefetch_related("lines"))
     if customer_id is not None:
         orders = orders.filter(user_id=customer_id)
     return orders.first()
 
 
 def order_list(*, user_id: int | None = None, customer_id: int | None = None) -> QuerySet[Order]:
-    """Orders with their lines, newest first: ``user_id``'s (a filter), and only ``customer_id``'s (their view)."""
-    orders = Order.objects.prefetch_related("lines")
+    """Orders with their lines and ``placement_saga_id``, newest first.
+
+    ``user_id``'s (a filter), and only ``customer_id``'s (their view).
+    """
+    orders = _with_placement_saga(Order.objects.prefetch_related("lines"))
     if user_id is not None:
         orders = orders.filter(user_id=user_id)
     if customer_id is not None:
         orders = orders.filter(user_id=customer_id)
     return orders.order_by("-id")
+
+
+def _with_placement_saga(orders: QuerySet[Order]) -> QuerySet[Order]:
+    """``orders`` annotated with ``placement_saga_id``: the saga that placing the order started (None if none)."""
+    placement = SagaState.objects.filter(order_id=OuterRef("pk"), saga_type=SagaType.PLACEMENT).order_by("id")
+    return orders.annotate(placement_saga_id=Subquery(placement.values("saga_id")[:1]))
 
 
 def saga_with_progress(sagas: QuerySet[SagaState]) -> QuerySet[SagaState]:
@@ -40,14 +49,9 @@ def saga_get(*, saga_id) -> SagaState | None:
     return saga_with_progress(SagaState.objects.filter(saga_id=saga_id)).first()
 
 
-def saga_list(
-    *, status: str | None = None, stuck: bool | None = None, saga_type: str | None = None, order_id: int | None = None
-) -> QuerySet[SagaState]:
+def saga_list(*, stuck: bool | None = None, order_id: int | None = None) -> QuerySet[SagaState]:
+    """Sagas with ``is_stuck``, newest first: ``order_id``'s, and only (not) stuck ones."""
     sagas = SagaState.objects.all()
-    if status:
-        sagas = sagas.filter(status=status)
-    if saga_type:
-        sagas = sagas.filter(saga_type=saga_type)
     if order_id is not None:
         sagas = sagas.filter(order_id=order_id)
     if stuck is not None:

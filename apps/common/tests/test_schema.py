@@ -1,6 +1,7 @@
 """The OpenAPI document, its UI and the admin login page."""
 
 import json
+import re
 
 import pytest
 from django.core.management import call_command
@@ -295,3 +296,85 @@ def test_without_api_docs_public_staff_open_the_ui_and_the_schema_with_their_adm
     assert (page.status_code, document.status_code) == (200, 200)
     assert b"swagger" in page.content.lower()
     assert json.loads(document.content)["paths"]
+
+
+def query_parameters(schema: dict, path: str) -> dict[str, dict]:
+    return {p["name"]: p for p in schema["paths"][path]["get"]["parameters"] if p["in"] == "query"}
+
+
+ORDERINGS = {"created_at", "-created_at", "id", "-id"}
+
+
+def test_the_orders_list_documents_its_filters_with_their_values(schema):
+    parameters = query_parameters(schema, "/orders")
+
+    assert set(parameters) == {"status", "created_after", "created_before", "ordering", "user_id", "limit", "offset"}
+    assert set(parameters["status"]["schema"]["enum"]) == {
+        "PENDING",
+        "CONFIRMED",
+        "FAILED",
+        "COMPENSATED",
+        "CANCELLING",
+        "CANCELLED",
+    }
+    assert set(parameters["ordering"]["schema"]["enum"]) == ORDERINGS
+    for name in ("created_after", "created_before"):
+        assert parameters[name]["schema"] == {"type": "string", "format": "date-time"}
+    assert all(parameter.get("description") for parameter in parameters.values())
+
+
+def test_the_sagas_list_documents_its_filters_with_their_values(schema):
+    parameters = query_parameters(schema, "/sagas")
+
+    assert set(parameters) == {
+        "status",
+        "type",
+        "stuck",
+        "order_id",
+        "created_after",
+        "created_before",
+        "ordering",
+        "limit",
+        "offset",
+    }
+    assert set(parameters["status"]["schema"]["enum"]) == {
+        "IN_PROGRESS",
+        "COMPENSATING",
+        "COMPLETED",
+        "COMPENSATED",
+        "FAILED",
+        "RESOLVED",
+    }
+    assert set(parameters["type"]["schema"]["enum"]) == {"placement", "cancellation"}
+    assert set(parameters["ordering"]["schema"]["enum"]) == ORDERINGS
+
+
+@pytest.mark.parametrize(
+    ("component", "links"),
+    [("OrderOutput", {"saga_url", "payment_url"}), ("SagaOutput", {"order_url", "payment_url"})],
+)
+def test_orders_and_sagas_document_their_links_as_uris(schema, component, links):
+    properties = schema["components"]["schemas"][component]["properties"]
+
+    assert {name for name, field in properties.items() if field.get("format") == "uri"} == links
+
+
+# Words of the code, not of the API: what a description holding one speaks of is for the developers.
+INTERNAL_WORDS = re.compile(r"(?<![a-z])(seed|µs|``|serializers?|drf|manage\.py|todo|tables?|django)(?![a-z])")
+
+
+def descriptions(node, where: str = ""):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("description", "summary", "title") and isinstance(value, str):
+                yield f"{where}/{key}", value
+            yield from descriptions(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from descriptions(value, f"{where}[{index}]")
+
+
+def test_no_description_speaks_of_the_code(schema):
+    internal = [(where, text) for where, text in descriptions(schema) if INTERNAL_WORDS.search(text.lower())]
+
+    assert internal == []

@@ -459,3 +459,50 @@ def test_sagas_filter_by_type_and_order(client, staff_client):
 
     assert [(saga["saga_type"], saga["order_id"]) for saga in listed] == [("cancellation", placed["order_id"])]
     assert_json_error(staff_client.get("/sagas", {"type": "refund"}), 400, "INVALID_REQUEST")
+
+
+@pytest.mark.django_db(databases=ORDERS_AND_USERS_DB)
+def test_an_order_links_its_saga_and_payment_and_the_saga_its_order(client):
+    placed = client.post("/orders", order_body(), content_type="application/json").json()
+    order_id, saga_id = placed["order_id"], placed["saga_id"]
+
+    order = client.get(f"/orders/{order_id}").json()
+    listed = client.get("/orders").json()["orders"][0]
+    saga = client.get(order["saga_url"]).json()
+
+    assert order["saga_url"] == listed["saga_url"] == f"http://testserver/sagas/{saga_id}"
+    assert order["payment_url"] == listed["payment_url"] == f"http://testserver/payments/{order_id}"
+    assert saga["saga"]["order_url"] == f"http://testserver/orders/{order_id}"
+    assert saga["saga"]["payment_url"] == order["payment_url"]
+    assert saga["order"]["saga_url"] == order["saga_url"]
+    assert client.get(saga["saga"]["order_url"]).json()["id"] == order_id
+    listed_sagas = client.get("/sagas", {"order_id": order_id}).json()["sagas"]
+    assert [listed_saga["order_url"] for listed_saga in listed_sagas] == [saga["saga"]["order_url"]]
+
+
+@pytest.mark.django_db(databases=ORDERS_AND_USERS_DB)
+def test_a_cancelled_orders_saga_url_stays_its_placement(client):
+    placed = client.post("/orders", order_body(), content_type="application/json").json()
+    _confirm(placed["order_id"])
+    cancelling = client.post(f"/orders/{placed['order_id']}/cancel", format="json").json()
+
+    order = client.get(f"/orders/{placed['order_id']}").json()
+
+    assert cancelling["saga_id"] != placed["saga_id"]
+    assert order["saga_url"] == f"http://testserver/sagas/{placed['saga_id']}"
+
+
+@pytest.mark.django_db(databases=ORDERS_AND_USERS_DB)
+def test_an_order_without_a_saga_has_no_saga_url(client):
+    order = OrderFactory()
+
+    assert client.get(f"/orders/{order.pk}").json()["saga_url"] is None
+
+
+@pytest.mark.django_db(databases=ORDERS_AND_USERS_DB)
+def test_links_keep_the_browsable_apis_format(client):
+    order = SagaStateFactory().order_id
+
+    body = client.get(f"/orders/{order}", {"format": "json"}).json()
+
+    assert body["payment_url"] == f"http://testserver/payments/{order}?format=json"
