@@ -17,16 +17,20 @@ STACK_ENV = DATABASE_URL=$${DATABASE_URL:-$(MARIADB_URL)/sagas_default} \
 	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(RABBITMQ_URL)} \
 	REDIS_URL=$${REDIS_URL:-$(REDIS_URL)}
 
-.PHONY: run run-stack stack-token test test-sqlite test-mariadb test-tools test-cluster cluster cluster-down lint format bench bench-instructions services system-deps venv clean
+.PHONY: run run-stack admin-password stack-token test test-sqlite test-mariadb test-tools test-cluster cluster cluster-down lint format bench bench-instructions services system-deps venv clean
 
 venv: $(STAMP)
 
+# Quiet, so that what make run prints at the end (the admin password, the address) is not lost in pip's output.
+PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check --root-user-action=ignore
+
 $(STAMP): requirements/base.txt requirements/dev.txt
 	@$(MAKE) --no-print-directory system-deps
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements/dev.txt
-	touch $(STAMP)
+	@echo "installing the pinned requirements into $(VENV) (requirements/dev.txt)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(PIP_INSTALL) --upgrade pip
+	@$(PIP_INSTALL) -r requirements/dev.txt
+	@touch $(STAMP)
 
 # mysqlclient compiles against the MariaDB client library; install it when missing and we may.
 system-deps:
@@ -54,12 +58,19 @@ test-tools:
 services:
 	@bash deploy/scripts/ensure-services.sh
 
+# ADDRPORT (default 127.0.0.1:8000) is where it serves; a taken port stops it at once, before any set-up.
 # The demo catalog needs the tables first, so migrate here and let run_embedded skip it.
 run: venv
-	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	$(BIN)/python manage.py migrate_all --verbosity 0
-	$(BIN)/python manage.py load_demo_catalog
-	$(BIN)/python manage.py run_embedded --no-migrate $${ADDRPORT:-127.0.0.1:8000}
+	@$(BIN)/python manage.py run_embedded --check-port $${ADDRPORT:-127.0.0.1:8000}
+	@$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	@$(BIN)/python manage.py migrate_all --verbosity 0
+	@$(BIN)/python manage.py load_demo_catalog
+	@$(BIN)/python manage.py run_embedded --no-migrate $${ADDRPORT:-127.0.0.1:8000}
+
+# A new generated password for make run's admin, printed (development settings only; production refuses).
+admin-password: venv
+	@$(BIN)/python manage.py migrate_all --verbosity 0
+	@$(BIN)/python manage.py ensure_admin --reset
 
 # The seed operator's bearer token on the stack's databases, alone on stdout: TOKEN=$$(make -s stack-token)
 stack-token: venv

@@ -30,6 +30,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils import timezone
 
+from apps.common.progress import OnProgress, no_progress
 from apps.inventory.models import Inventory, InventoryAction, InventoryLog, InventoryOutcome
 from apps.messaging.models import OutboxMessage
 from apps.orders.models import Order, OrderLine, SagaState, SagaStatus, SagaStep, SagaType
@@ -105,8 +106,17 @@ def _lines(lines: dict[int, int]) -> str:
     return ", ".join(f"{units} of {product_id}" for product_id, units in sorted(lines.items()))
 
 
-def reconcile(*, saga_age: timedelta, outbox_age: timedelta) -> list[Violation]:
-    """Every violation of the cross-database invariants, in a stable order (empty when all hold)."""
+# Tables read, then checks run: what ``on_progress`` counts.
+READS = 5
+CHECKS = 6
+
+
+def reconcile(*, saga_age: timedelta, outbox_age: timedelta, on_progress: OnProgress = no_progress) -> list[Violation]:
+    """Every violation of the cross-database invariants, in a stable order (empty when all hold).
+
+    ``on_progress`` hears (steps done, steps) after each table read and each check.
+    """
+    steps = READS + CHECKS
     now = timezone.now()
     every_saga: dict[int, list[_Saga]] = defaultdict(list)
     for row in (
@@ -117,20 +127,24 @@ def reconcile(*, saga_age: timedelta, outbox_age: timedelta) -> list[Violation]:
         .iterator()
     ):
         every_saga[row[2]].append(_Saga(str(row[0]), *row[1:]))
+    on_progress(1, steps)
     # Each order's latest saga decides what the order should show.
     sagas = {order_id: runs[-1] for order_id, runs in every_saga.items()}
     orders = {
         row[0]: _Order(*row)
         for row in Order.objects.values_list("id", "status", "total_amount", "price_overridden").iterator()
     }
+    on_progress(2, steps)
     every_line = OrderLine.objects.values_list("order_id", "product_id", "quantity")
     for order_id, product_id, quantity in every_line.iterator():
         if order_id in orders:
             orders[order_id].lines[product_id] = quantity
+    on_progress(3, steps)
     payments = {
         order_id: (status, amount)
         for order_id, status, amount in Payment.objects.values_list("order_id", "status", "amount").iterator()
     }
+    on_progress(4, steps)
     applied: dict[str, dict[int, _Log]] = {action: {} for action in InventoryAction.values}
     for order_id, product_id, action, quantity, unit_price in (
         InventoryLog.objects.filter(outcome=InventoryOutcome.APPLIED)
@@ -140,15 +154,20 @@ def reconcile(*, saga_age: timedelta, outbox_age: timedelta) -> list[Violation]:
         log = applied[action].setdefault(order_id, _Log(order_id))
         log.lines[product_id] = quantity
         log.prices[product_id] = unit_price
+    on_progress(READS, steps)
     settled_before = now - saga_age
-    violations = [
-        *_sagas_and_orders(every_saga, orders, settled_before=settled_before),
-        *_payments(sagas, orders, payments),
-        *_inventory_per_order(sagas, orders, applied, settled_before=settled_before),
-        *_inventory_per_product(applied),
-        *_negative_quantities(),
-        *_outboxes(older_than=now - outbox_age, outbox_age=outbox_age),
-    ]
+    checks = (
+        lambda: _sagas_and_orders(every_saga, orders, settled_before=settled_before),
+        lambda: _payments(sagas, orders, payments),
+        lambda: _inventory_per_order(sagas, orders, applied, settled_before=settled_before),
+        lambda: _inventory_per_product(applied),
+        _negative_quantities,
+        lambda: _outboxes(older_than=now - outbox_age, outbox_age=outbox_age),
+    )
+    violations = []
+    for done, check in enumerate(checks, READS + 1):
+        violations.extend(check())
+        on_progress(done, steps)
     return violations
 
 

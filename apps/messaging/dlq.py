@@ -27,6 +27,7 @@ import structlog
 from django.conf import settings
 from kombu import Connection
 
+from apps.common.progress import OnProgress, no_progress
 from apps.messaging.topology import (
     DEAD_LETTER_REASON,
     DEATH_HEADER,
@@ -124,6 +125,7 @@ def dlq_redrive(
     message_id: str | None = None,
     url: str | None = None,
     confirm_timeout: float | None = None,
+    on_progress: OnProgress = no_progress,
 ) -> RedriveResult:
     """Send messages of ``queue``'s DLQ back to where they were first published.
 
@@ -131,7 +133,8 @@ def dlq_redrive(
     whose ``message_id`` matches. Messages that are skipped, refused by the
     broker or not confirmed in time stay in the DLQ, in their place. Scans at
     most the messages present when it starts, so a message that fails again and
-    comes back while it runs is not sent a second time.
+    comes back while it runs is not sent a second time. ``on_progress`` hears
+    (messages looked at, messages it will look at) after each one.
 
     Raises UnknownQueue for a name that is not one of ours.
     """
@@ -141,7 +144,9 @@ def dlq_redrive(
     with _connection(url) as connection:
         source = _raw_channel(connection)
         sink = _ConfirmChannel(connection, confirm_timeout=confirm_timeout)
-        for message in _take(source, work_queue.dlq_name, limit=None):
+        # Without a message id every message taken counts against the limit: take no more than that.
+        budget = limit if message_id is None else None
+        for message in _take(source, work_queue.dlq_name, limit=budget, on_progress=on_progress):
             if limit is not None and len(result.redriven) + len(result.failed) >= limit:
                 break
             current_id = str(message.properties.get("message_id", ""))
@@ -204,8 +209,11 @@ def _raw_channel(connection: amqp.Connection):
     return channel
 
 
-def _take(channel, queue: str, *, limit: int | None) -> Iterator[amqp.Message]:
-    """Messages from the head of ``queue``, unacked, at most as many as it held at the start."""
+def _take(channel, queue: str, *, limit: int | None, on_progress: OnProgress = no_progress) -> Iterator[amqp.Message]:
+    """Messages from the head of ``queue``, unacked, at most as many as it held at the start.
+
+    ``on_progress`` hears (taken, budget) once the caller is done with each message.
+    """
     try:
         first = channel.basic_get(queue, no_ack=False)
     except amqp.exceptions.NotFound:
@@ -219,6 +227,7 @@ def _take(channel, queue: str, *, limit: int | None) -> Iterator[amqp.Message]:
     message = first
     for taken in range(1, budget + 1):
         yield message
+        on_progress(taken, budget)
         if taken == budget:
             return
         message = channel.basic_get(queue, no_ack=False)

@@ -13,6 +13,7 @@ the relays and consumers writing the same tables wait on nothing long.
 
 import dataclasses
 import re
+from collections.abc import Callable
 from datetime import timedelta
 
 import structlog
@@ -20,6 +21,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from apps.common.progress import OnProgress, no_progress
 from apps.messaging.models import InboxMessage, OutboxMessage
 
 log = structlog.get_logger("messaging.retention")
@@ -66,11 +68,13 @@ def messages_purge(
     older_than: timedelta,
     batch_size: int,
     dedup_window: timedelta | None = None,
+    on_progress: OnProgress = no_progress,
 ) -> PurgeResult:
     """Delete, in database ``using``, outbox rows dispatched before ``older_than`` ago and
     inbox rows received before ``max(older_than, dedup_window)`` ago, ``batch_size`` rows per statement.
 
-    ``dedup_window`` defaults to ``settings.INBOX_DEDUP_WINDOW``.
+    ``dedup_window`` defaults to ``settings.INBOX_DEDUP_WINDOW``. ``on_progress`` hears the rows deleted
+    so far after each batch (the total is not known: counting them would scan what the batches avoid).
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -81,25 +85,36 @@ def messages_purge(
         OutboxMessage.objects.using(using).filter(dispatched_at__lt=now - older_than),
         order_by="dispatched_at",
         batch_size=batch_size,
+        on_deleted=lambda deleted: on_progress(deleted, None),
     )
     inbox = _delete_in_batches(
         InboxMessage.objects.using(using).filter(received_at__lt=now - inbox_age),
         order_by="received_at",
         batch_size=batch_size,
+        on_deleted=lambda deleted: on_progress(outbox + deleted, None),
     )
     log.info("messages.purged", database=using, outbox=outbox, inbox=inbox, inbox_kept_for=format_age(inbox_age))
     return PurgeResult(outbox=outbox, inbox=inbox, inbox_kept_for=inbox_age)
 
 
-def messages_purge_all(*, older_than: timedelta, batch_size: int) -> dict[str, PurgeResult]:
-    """``messages_purge`` in every domain database; the results by alias."""
-    return {
-        alias: messages_purge(using=alias, older_than=older_than, batch_size=batch_size)
-        for alias in settings.DOMAIN_DATABASES
-    }
+def messages_purge_all(
+    *, older_than: timedelta, batch_size: int, on_progress: OnProgress = no_progress
+) -> dict[str, PurgeResult]:
+    """``messages_purge`` in every domain database; the results by alias. ``on_progress`` hears the rows
+    deleted so far in all of them."""
+    results: dict[str, PurgeResult] = {}
+    for alias in settings.DOMAIN_DATABASES:
+        before = sum(result.outbox + result.inbox for result in results.values())
+        results[alias] = messages_purge(
+            using=alias,
+            older_than=older_than,
+            batch_size=batch_size,
+            on_progress=lambda deleted, total, before=before: on_progress(before + deleted, total),
+        )
+    return results
 
 
-def _delete_in_batches(rows: QuerySet, *, order_by: str, batch_size: int) -> int:
+def _delete_in_batches(rows: QuerySet, *, order_by: str, batch_size: int, on_deleted: Callable[[int], None]) -> int:
     # The cutoff is fixed before the first batch, so the loop ends: rows that
     # become old while it runs wait for the next run.
     deleted = 0
@@ -109,5 +124,6 @@ def _delete_in_batches(rows: QuerySet, *, order_by: str, batch_size: int) -> int
             return deleted
         count, _ = rows.filter(pk__in=batch).delete()
         deleted += count
+        on_deleted(deleted)
         if len(batch) < batch_size:
             return deleted

@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(ROOT))
 
+from apps.common.progress import OnProgress, no_progress, progress  # noqa: E402
 from tests.stack import Stack, free_port  # noqa: E402
 
 PRODUCTS = range(5001, 5011)
@@ -180,10 +181,23 @@ def wait_quiet(*, below: float = 0.15, timeout: float = 120) -> None:
 
 # --- measurements ------------------------------------------------------------------
 class Bench:
-    def __init__(self, stack: Stack, *, repeats: int, seconds: int):
+    def __init__(self, stack: Stack, *, repeats: int, seconds: int, on_progress: OnProgress = no_progress):
         self.stack = stack
         self.repeats = repeats
         self.seconds = seconds
+        self.on_progress = on_progress
+        self.measured = 0
+        self.measurements: int | None = None
+
+    def plan(self, only: set[str], *, rates: int) -> None:
+        """How many measurements the run will take, for the progress bar."""
+        per_part = {"intake": 2 * self.repeats, "open_loop": rates, "relay": 3 * self.repeats, "hot_sku": self.repeats}
+        self.measurements = sum(count for part, count in per_part.items() if part in only)
+        self.on_progress(0, self.measurements)
+
+    def measured_one(self) -> None:
+        self.measured += 1
+        self.on_progress(self.measured, self.measurements)
 
     def max_order_id(self) -> int:
         return self.stack.sql("orders", "SELECT COALESCE(MAX(id), 0) FROM orders")[0][0]
@@ -258,6 +272,7 @@ class Bench:
             ours[-1]["mean_batch"] = self.mean_batch(batches_before)
             end_to_end.append(figures)
             log(f"  ours {ours[-1]['rps']} req/s, batches {ours[-1]['mean_batch']}, sagas {figures}")
+            self.measured_one()
             wait_quiet()
             before, batches_before = self.max_order_id(), self.batches()
             log(f"intake run {run + 1}: baseline view")
@@ -266,6 +281,7 @@ class Bench:
             baseline[-1]["drain_after_load_s"] = round(self.wait_drained(before), 1)
             baseline[-1]["mean_batch"] = self.mean_batch(batches_before)
             log(f"  baseline {baseline[-1]['rps']} req/s, {baseline[-1]}")
+            self.measured_one()
         summary = {
             "ours": median_figures(ours),
             "baseline": median_figures(baseline),
@@ -292,6 +308,7 @@ class Bench:
             figures["sustainable"] = sustainable(figures, rate=rate, drain=drain)
             log(f"  {figures}")
             results.append(figures)
+            self.measured_one()
         return results
 
     def relay(self, rows: int) -> dict:
@@ -334,6 +351,7 @@ class Bench:
                     rabbitmqctl("purge_queue", "-p", vhost, "inventory.commands")
                     figures[kind].append(round(published / elapsed))
                     log(f"relay run {run + 1} {kind}: {published} rows in {elapsed:.2f}s = {published / elapsed:.0f}/s")
+                    self.measured_one()
         finally:
             connections.close_all()
             rabbitmqctl("delete_vhost", vhost)
@@ -385,6 +403,7 @@ class Bench:
                 }
             )
             log(f"hot SKU run {run + 1}: {runs[-1]}")
+            self.measured_one()
         return {"settle_s": median([r["settle_s"] for r in runs]), "runs": runs}
 
 
@@ -463,42 +482,46 @@ def main() -> None:
     baseline = None
     report = {"started_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"), "machine": machine()}
     report["settings"] = {"web_workers": args.web_workers, "repeats": args.repeats, "seconds": args.seconds}
-    try:
-        stack.start_all()
-        for product_id in PRODUCTS:
-            stack.seed(product_id, 10**12)
-        bench = Bench(stack, repeats=args.repeats, seconds=args.seconds)
-        if "intake" in only:
-            baseline_port = free_port()
-            baseline = subprocess.Popen(
-                [
-                    str(Path(sys.executable).parent / "gunicorn"),
-                    "tests.bench.baseline:application",
-                    "--bind",
-                    f"127.0.0.1:{baseline_port}",
-                    "--workers",
-                    str(args.web_workers),
-                    "--log-level",
-                    "warning",
-                ],
-                cwd=ROOT,
-                env={**stack.base_env, "ORDERS_DATABASE_URL": os.environ["ORDERS_DATABASE_URL"]},
-            )
-            stack.wait_until(lambda: _answers(baseline_port), timeout=30, what="baseline up")
-            report["intake"] = bench.intake(baseline_port)
-        if "open_loop" in only:
-            report["open_loop"] = bench.open_loop([int(rate) for rate in args.rates.split(",")])
-            sustainable = [r["rate"] for r in report["open_loop"] if r["sustainable"]]
-            report["sustainable_rate"] = max(sustainable) if sustainable else None
-        if "relay" in only:
-            report["relay"] = bench.relay(args.relay_rows)
-        if "hot_sku" in only:
-            report["hot_sku"] = bench.hot_sku()
-    finally:
-        if baseline is not None:
-            baseline.terminate()
-            baseline.wait(timeout=20)
-        stack.close()
+    rates = [int(rate) for rate in args.rates.split(",")]
+    # A measurement takes a minute or so: off a terminal, say each one.
+    with progress(sys.stderr, description="bench measurements", every=1) as on_progress:
+        try:
+            stack.start_all()
+            for product_id in PRODUCTS:
+                stack.seed(product_id, 10**12)
+            bench = Bench(stack, repeats=args.repeats, seconds=args.seconds, on_progress=on_progress)
+            bench.plan(only, rates=len(rates))
+            if "intake" in only:
+                baseline_port = free_port()
+                baseline = subprocess.Popen(
+                    [
+                        str(Path(sys.executable).parent / "gunicorn"),
+                        "tests.bench.baseline:application",
+                        "--bind",
+                        f"127.0.0.1:{baseline_port}",
+                        "--workers",
+                        str(args.web_workers),
+                        "--log-level",
+                        "warning",
+                    ],
+                    cwd=ROOT,
+                    env={**stack.base_env, "ORDERS_DATABASE_URL": os.environ["ORDERS_DATABASE_URL"]},
+                )
+                stack.wait_until(lambda: _answers(baseline_port), timeout=30, what="baseline up")
+                report["intake"] = bench.intake(baseline_port)
+            if "open_loop" in only:
+                report["open_loop"] = bench.open_loop(rates)
+                sustainable = [r["rate"] for r in report["open_loop"] if r["sustainable"]]
+                report["sustainable_rate"] = max(sustainable) if sustainable else None
+            if "relay" in only:
+                report["relay"] = bench.relay(args.relay_rows)
+            if "hot_sku" in only:
+                report["hot_sku"] = bench.hot_sku()
+        finally:
+            if baseline is not None:
+                baseline.terminate()
+                baseline.wait(timeout=20)
+            stack.close()
     Path(args.output).write_text(json.dumps(report, indent=2, default=str) + "\n")
     log(f"wrote {args.output}")
     print(json.dumps({key: value for key, value in report.items() if key != "machine"}, indent=2, default=str))

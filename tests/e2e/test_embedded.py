@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -186,3 +187,31 @@ def test_a_confirmed_order_is_cancelled_refunded_and_restocked_in_one_process(em
     app.wait(lambda: app.order_status(placed["order_id"]) == "CANCELLED", "CANCELLED", timeout=5)
     app.wait(lambda: stock(app, 4) == (5, 0, 0), "the units back on sale", timeout=5)
     assert app.http("GET", f"/payments/{placed['order_id']}")[1]["status"] == "REFUNDED"
+
+
+def test_make_run_on_a_taken_port_stops_before_it_sets_anything_up(tmp_path):
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        addrport = f"127.0.0.1:{listener.getsockname()[1]}"
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in URL_VARIABLES.values()
+            and key not in ("CELERY_BROKER_URL", "TEST_DB", "DJANGO_SETTINGS_MODULE")
+        }
+        ran = subprocess.run(
+            ["make", "--no-print-directory", "run"],
+            cwd=ROOT,
+            env={**env, "ADDRPORT": addrport, "VAR_DIR": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert ran.returncode != 0
+    [refusal] = [line for line in ran.stderr.splitlines() if not line.startswith("make:")]
+    assert f"{addrport} is already in use" in refusal
+    assert "ADDRPORT=" in refusal
+    assert "consumer.started" not in ran.stdout + ran.stderr, "no consumer was started"
+    assert not list(tmp_path.glob("*.sqlite3")), "no database was created"

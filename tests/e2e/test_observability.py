@@ -147,6 +147,19 @@ def test_promtool_accepts_the_scrape_config_and_the_alert_rules(promtool):
     assert {"OutboxLagging", "SagaStuck", "DeadLetters", "CompensationFailed"} <= alerts
 
 
+def test_promtool_parses_every_dashboard_query(promtool, tmp_path):
+    # promtool parses PromQL offline only inside rule files: each panel's query becomes a recording rule.
+    dashboard = json.loads((OBSERVABILITY / "grafana" / "dashboards" / "saga-overview.json").read_text())
+    queries = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    rules = [{"record": f"dashboard:query_{number}", "expr": expr} for number, expr in enumerate(queries)]
+    (tmp_path / "dashboard.yml").write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+
+    checked = subprocess.run([promtool, "check", "rules", str(tmp_path / "dashboard.yml")], capture_output=True)
+
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"SUCCESS: {len(queries)} rules found" in checked.stdout.decode()
+
+
 def test_prometheus_scrapes_every_process_of_a_running_stack(stack, promtool, tmp_path):
     config = yaml.safe_load((OBSERVABILITY / "prometheus.yml").read_text())
     targets = {key: stack.metrics_ports[key] for key in PROCESSES}

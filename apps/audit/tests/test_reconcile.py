@@ -1,5 +1,6 @@
 """reconcile: a consistent world reports nothing; each deliberate corruption reports exactly its violation."""
 
+import io
 from datetime import timedelta
 from decimal import Decimal
 
@@ -93,6 +94,21 @@ def test_the_command_says_so_when_clean(world, capsys):
     call_command("reconcile", "--saga-age", "60", "--outbox-age", "60")
 
     assert "no violation" in capsys.readouterr().out
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_the_command_shows_a_bar_on_stderr_and_its_verdict_on_stdout(world):
+    out, err = io.StringIO(), FakeTerminal()
+
+    call_command("reconcile", "--saga-age", "60", "--outbox-age", "60", stdout=out, stderr=err)
+
+    assert out.getvalue() == "reconcile: no violation\n"
+    assert "reconciling" in err.getvalue()
+    assert "11/11" in err.getvalue(), "every table read and every check"
 
 
 def test_the_command_prints_each_violation_and_exits_non_zero(world, capsys):

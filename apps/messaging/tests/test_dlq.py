@@ -240,6 +240,25 @@ def test_redrive_limit_takes_from_the_head(rabbitmq_vhost):
     assert [m.properties["message_id"] for m in take_all(rabbitmq_vhost, DLQ)] == ids[2:]
 
 
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.rabbitmq
+def test_redrive_shows_its_progress_on_a_terminal_stderr_only(rabbitmq_vhost):
+    declare(rabbitmq_vhost)
+    for _ in range(3):
+        put_in_dlq(rabbitmq_vhost, message_id=str(uuid.uuid4()))
+    out, err = io.StringIO(), FakeTerminal()
+
+    call_command("dlq", "redrive", "inventory.commands", "--limit", "2", stdout=out, stderr=err)
+
+    assert out.getvalue() == "redrove 2 message(s)\n"
+    assert "redriving inventory.commands" in err.getvalue()
+    assert "2/2" in err.getvalue(), "the limit is the budget"
+
+
 @pytest.mark.rabbitmq
 def test_a_message_the_broker_cannot_route_stays_in_the_dlq(rabbitmq_vhost):
     declare(rabbitmq_vhost)

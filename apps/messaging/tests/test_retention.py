@@ -184,3 +184,22 @@ def test_bad_arguments_and_settings_are_refused(settings):
 
     settings.INBOX_DEDUP_WINDOW = "two weeks"
     assert [error.id for error in run_checks() if error.id.startswith("messaging.")] == ["messaging.E001"]
+
+
+@pytest.mark.django_db(databases=DOMAIN)
+def test_the_command_reports_progress_on_stderr_and_keeps_stdout_as_it_was(settings):
+    settings.INBOX_DEDUP_WINDOW = "14d"
+    for _ in range(25):
+        outbox_row("orders", created_days_ago=9, dispatched_days_ago=8)
+    out, err = io.StringIO(), io.StringIO()
+
+    call_command("purge_messages", "--older-than", "7d", "--batch-size", "1", stdout=out, stderr=err)
+
+    assert out.getvalue().splitlines()[0] == (
+        "orders: deleted 25 outbox row(s) dispatched over 7d ago, 0 inbox row(s) received over 14d ago"
+    )
+    assert [line.split(" (")[0] for line in err.getvalue().splitlines()] == [
+        "purging messages: 10",
+        "purging messages: 20",
+        "purging messages: 25",
+    ]

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.common.progress import OnProgress, no_progress
 from apps.messaging.outbox import outbox_has_pending
 from apps.orders.metrics import SAGA_DEADLINES_PASSED, SAGA_RESENT
 from apps.orders.models import Order, SagaState, SagaStatus
@@ -30,7 +31,7 @@ def _with_deadline_transition() -> Q:
     return condition
 
 
-def saga_expire_deadlines(*, limit: int = 500) -> int:
+def saga_expire_deadlines(*, limit: int = 500, on_progress: OnProgress = no_progress) -> int:
     """Compensate every saga whose compensatable forward step has passed its deadline; returns how many.
 
     Reserving is abandoned by releasing (which also refuses a late
@@ -38,7 +39,7 @@ def saga_expire_deadlines(*, limit: int = 500) -> int:
     then releasing. Steps with no deadline transition (compensations, the
     cancellation's steps) are re-sent by recovery and flagged stuck in the
     admin. Each saga is locked with SKIP LOCKED, so concurrent checks and the
-    orchestrator never double up.
+    orchestrator never double up. ``on_progress`` hears (sagas looked at, candidates) as it goes.
     """
     now = timezone.now()
     candidates = list(
@@ -47,7 +48,8 @@ def saga_expire_deadlines(*, limit: int = 500) -> int:
         .values_list("pk", flat=True)[:limit]
     )
     expired = 0
-    for pk in candidates:
+    for done, pk in enumerate(candidates):
+        on_progress(done, len(candidates))
         with transaction.atomic(using=DATABASE, durable=True):
             saga = (
                 SagaState.objects.select_for_update(skip_locked=True)
@@ -72,17 +74,19 @@ def saga_expire_deadlines(*, limit: int = 500) -> int:
         SAGA_DEADLINES_PASSED.labels(step).inc()
         log.warning("saga.deadline_passed", saga_id=str(saga.saga_id), step=step)
         expired += 1
+    on_progress(len(candidates), len(candidates))
     return expired
 
 
-def saga_recover(*, older_than: timedelta, limit: int = 500) -> int:
+def saga_recover(*, older_than: timedelta, limit: int = 500, on_progress: OnProgress = no_progress) -> int:
     """Re-send the current step's command of every active saga idle for ``older_than``.
 
     Each re-send gets a fresh message_id (the consumers answer it from their
     logs if they already acted). A saga with a command still in the outbox is
     left alone, and a saga another recovery holds is skipped. Returns how many
     commands were re-sent. Re-sends are not written to the saga's history:
-    they change nothing, and a long outage would flood it.
+    they change nothing, and a long outage would flood it. ``on_progress`` hears (sagas looked at,
+    candidates) as it goes.
     """
     cutoff = timezone.now() - older_than
     candidates = list(
@@ -91,7 +95,8 @@ def saga_recover(*, older_than: timedelta, limit: int = 500) -> int:
         .values_list("pk", flat=True)[:limit]
     )
     resent = 0
-    for pk in candidates:
+    for done, pk in enumerate(candidates):
+        on_progress(done, len(candidates))
         with transaction.atomic(using=DATABASE, durable=True):
             saga = (
                 SagaState.objects.select_for_update(skip_locked=True)
@@ -114,4 +119,5 @@ def saga_recover(*, older_than: timedelta, limit: int = 500) -> int:
             command=action.command.__name__,
         )
         resent += 1
+    on_progress(len(candidates), len(candidates))
     return resent

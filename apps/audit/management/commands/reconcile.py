@@ -3,6 +3,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.audit.services import reconcile
+from apps.common.progress import progress
 
 
 class Command(BaseCommand):
@@ -26,7 +27,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, saga_age: float, outbox_age: float, **options):
-        violations = reconcile(saga_age=timedelta(seconds=saga_age), outbox_age=timedelta(seconds=outbox_age))
+        with progress(self.stderr, description="reconciling") as on_progress:
+            violations = reconcile(
+                saga_age=timedelta(seconds=saga_age), outbox_age=timedelta(seconds=outbox_age), on_progress=on_progress
+            )
         for violation in violations:
             self.stdout.write(str(violation))
         if violations:

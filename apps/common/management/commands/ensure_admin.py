@@ -10,19 +10,27 @@ class Command(BaseCommand):
     help = (
         "Make sure a superuser exists: DJANGO_SUPERUSER_USERNAME (default admin) with DJANGO_SUPERUSER_PASSWORD. "
         "Without it, development generates a password and prints it once; production refuses "
-        "(ADMIN_PASSWORD_GENERATED), so that no password reaches a log."
+        "(ADMIN_PASSWORD_GENERATED), so that no password reaches a log. --reset generates a new one for an "
+        "admin that exists (make admin-password), under the same rule."
     )
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--reset",
+            action="store_true",
+            help="give an existing admin a new generated password (development only), and print it",
+        )
+
+    def handle(self, *args, reset: bool = False, **options):
         User = get_user_model()
         username = os.environ.get("DJANGO_SUPERUSER_USERNAME", "admin")
         password = os.environ.get("DJANGO_SUPERUSER_PASSWORD")
         user = User.objects.filter(username=username).first()
-        if user is not None and password is None:
-            self.stdout.write(f"Admin user: {username} (password unchanged; set DJANGO_SUPERUSER_PASSWORD to reset it)")
+        if user is not None and password is None and not reset:
+            self.stdout.write(f"Admin user: {username} (password unchanged; make admin-password prints a new one)")
             return
         if password is None and not settings.ADMIN_PASSWORD_GENERATED:
-            raise CommandError(f"Set DJANGO_SUPERUSER_PASSWORD to create the admin user {username}.")
+            raise CommandError(f"Set DJANGO_SUPERUSER_PASSWORD to create or reset the admin user {username}.")
         generated = password is None
         password = password or secrets.token_urlsafe(12)
         if user is None:

@@ -2,6 +2,7 @@ import argparse
 
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.common.progress import progress
 from apps.messaging.dlq import (
     BrokerIsInProcess,
     UnknownQueue,
@@ -68,7 +69,8 @@ class Command(BaseCommand):
         self.stdout.write(f"{len(letters)} message(s) shown, none taken off the queue")
 
     def _redrive(self, *, queue: str, limit: int | None, message_id: str | None, **options):
-        result = dlq_redrive(queue=queue, limit=limit, message_id=message_id)
+        with progress(self.stderr, description=f"redriving {queue}", every=100) as on_progress:
+            result = dlq_redrive(queue=queue, limit=limit, message_id=message_id, on_progress=on_progress)
         for failed_id, reason in result.failed.items():
             self.stderr.write(f"kept {failed_id} in the DLQ: {reason}")
         self.stdout.write(f"redrove {len(result.redriven)} message(s)")

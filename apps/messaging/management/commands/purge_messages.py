@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.common.progress import progress
 from apps.messaging.retention import InvalidAge, format_age, messages_purge_all, parse_age
 
 
@@ -22,7 +23,8 @@ class Command(BaseCommand):
             age = parse_age(settings.MESSAGE_RETENTION if older_than is None else older_than)
         except InvalidAge as exc:
             raise CommandError(str(exc)) from exc
-        results = messages_purge_all(older_than=age, batch_size=batch_size)
+        with progress(self.stderr, description="purging messages", every=10 * batch_size) as on_progress:
+            results = messages_purge_all(older_than=age, batch_size=batch_size, on_progress=on_progress)
         for alias, result in results.items():
             self.stdout.write(
                 f"{alias}: deleted {result.outbox} outbox row(s) dispatched over {format_age(age)} ago, "
