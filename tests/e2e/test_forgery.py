@@ -21,9 +21,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.mariadb, pytest.mark.rabbitmq]
 PRICE = "999.00"
 
 
-def forge(stack, routing_key: str, body: dict, *, headers: dict | None = None) -> str:
+def forge(stack, routing_key: str, body: dict, *, headers: dict | None = None, message_id: str | None = None) -> str:
     """Publish ``body`` under ``routing_key`` the way an intruder on the broker can; return its message id."""
-    message_id = str(uuid.uuid4())
+    message_id = message_id or str(uuid.uuid4())
     with Connection(stack.base_env["CELERY_BROKER_URL"], transport_options={"confirm_publish": True}) as connection:
         Producer(connection).publish(
             json.dumps(body).encode(),
@@ -38,32 +38,16 @@ def forge(stack, routing_key: str, body: dict, *, headers: dict | None = None) -
     return message_id
 
 
-def signed_with_key_of(route: tuple[str, str], routing_key: str, body: dict, message_id: str) -> dict:
-    """The headers an app holding ``route``'s key would make for a message it has no right to send."""
-    contract = CONTRACTS[routing_key]
-    stolen = settings.MESSAGE_SIGNING_KEYS[route]
-    with override_settings(MESSAGE_SIGNING_KEYS={(contract.producer, contract.consumer): stolen}):
-        return signed_headers(contract=contract, message_id=message_id, body=body)
-
-
 def forge_signed(stack, route, routing_key: str, body: dict, *, producer: str | None = None) -> str:
     """Like forge, signed with another route's key (and, if given, naming ``producer`` as the sender)."""
+    contract = CONTRACTS[routing_key]
     message_id = str(uuid.uuid4())
-    headers = signed_with_key_of(route, routing_key, body, message_id)
+    stolen = settings.MESSAGE_SIGNING_KEYS[route]
+    with override_settings(MESSAGE_SIGNING_KEYS={(contract.producer, contract.consumer): stolen}):
+        headers = signed_headers(contract=contract, message_id=message_id, body=body)
     if producer is not None:
         headers[PRODUCER_HEADER] = producer
-    with Connection(stack.base_env["CELERY_BROKER_URL"], transport_options={"confirm_publish": True}) as connection:
-        Producer(connection).publish(
-            json.dumps(body).encode(),
-            exchange=CONTRACTS[routing_key].exchange,
-            routing_key=routing_key,
-            message_id=message_id,
-            headers={"trace_id": "forged", **headers},
-            content_type="application/json",
-            content_encoding="utf-8",
-            delivery_mode=2,
-        )
-    return message_id
+    return forge(stack, routing_key, body, headers=headers, message_id=message_id)
 
 
 class DeadLetters:
