@@ -186,11 +186,21 @@ PRINCIPALS: dict[str, Principal] = {
                 ),
             },
             broker=BrokerRights(
-                configure=(CELERY_TASKS, PIDBOX, PIDBOX_REPLY, WORKER_PIDBOX_QUEUE, REPLY_QUEUE, DELAYED_DELIVERY),
+                # EVENTS: the task events a worker sends once Flower (or `celery events`) turns them on.
+                configure=(
+                    CELERY_TASKS,
+                    EVENTS,
+                    PIDBOX,
+                    PIDBOX_REPLY,
+                    WORKER_PIDBOX_QUEUE,
+                    REPLY_QUEUE,
+                    DELAYED_DELIVERY,
+                ),
                 write=(
                     _saga(COMMANDS_EXCHANGE),
                     _saga(EVENTS_EXCHANGE),
                     CELERY_TASKS,
+                    EVENTS,
                     PIDBOX,
                     PIDBOX_REPLY,
                     WORKER_PIDBOX_QUEUE,

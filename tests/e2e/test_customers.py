@@ -82,7 +82,7 @@ def test_every_endpoint_answers_each_kind_of_caller_as_specified(stack, callers,
 
 def test_each_caller_lists_only_the_orders_they_may_see(stack, callers, world):
     mine = {
-        name: {order["user_id"] for order in stack.http("GET", "/orders?page_size=100", token=token)[1]["orders"]}
+        name: {order["user_id"] for order in stack.http("GET", "/orders?limit=100", token=token)[1]["orders"]}
         for name, (_, token) in callers.items()
         if name != "anonymous"
     }
