@@ -225,9 +225,11 @@ def test_the_ops_user_looks_at_redrives_and_purges_a_dlq_and_consumes_nothing_el
     guest = amqp.Connection("127.0.0.1:5672", userid="guest", password="guest", virtual_host=provision.vhost)
     guest.connect()
     headers = {"x-original-exchange": "saga.commands", "x-original-routing-key": "inventory.reserve"}
+    publisher = guest.channel()
     for _ in range(2):
         message = amqp.Message(b"{}", message_id=str(uuid.uuid4()), application_headers=headers)
-        guest.channel().basic_publish(message, exchange="", routing_key="inventory.commands.dlq")
+        # Confirmed, so both letters are in the DLQ before the ops user looks.
+        publisher.basic_publish_confirm(message, exchange="", routing_key="inventory.commands.dlq")
     guest.collect()
 
     [letter, _] = dlq_peek(queue="inventory.commands", limit=5, url=ops_url)

@@ -68,7 +68,8 @@ def put_in_dlq(url: str, *, message_id: str, body: bytes = b"{}", headers: dict 
         application_headers=headers,
         **properties,
     )
-    with Connection(url) as connection:
+    # Confirmed, so the letter is in the DLQ before the test looks from another connection.
+    with Connection(url, transport_options={"confirm_publish": True}) as connection:
         connection.default_channel.basic_publish(message, exchange="", routing_key=DLQ)
 
 
@@ -278,7 +279,7 @@ def test_a_message_the_broker_cannot_route_stays_in_the_dlq(rabbitmq_vhost):
 def test_a_message_without_original_headers_goes_back_to_its_work_queue(rabbitmq_vhost):
     declare(rabbitmq_vhost)
     message_id = str(uuid.uuid4())
-    with Connection(rabbitmq_vhost) as connection:
+    with Connection(rabbitmq_vhost, transport_options={"confirm_publish": True}) as connection:
         channel = connection.default_channel
         channel.basic_publish(
             amqp.Message(b"{}", message_id=message_id), exchange="", routing_key="payment.commands.dlq"
