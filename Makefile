@@ -53,6 +53,14 @@ test-tools:
 			echo "the observability tests need Debian's prometheus package: sudo apt-get install prometheus" >&2; exit 1; \
 		fi; \
 	fi
+	@if ! command -v chromium >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing chromium"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+		else \
+			echo "the browser tests need Debian's chromium package: sudo apt-get install chromium" >&2; exit 1; \
+		fi; \
+	fi
 
 # MariaDB, RabbitMQ and Redis for the stack and the server tests: start them if they are down and we may.
 services:
@@ -88,7 +96,7 @@ test: test-sqlite test-mariadb
 # Pass 1: everything that needs no server, on SQLite (the embedded default).
 test-sqlite: venv
 	@echo "== tests on SQLite (embedded default) =="
-	$(BIN)/pytest -m "not mariadb and not rabbitmq and not redis and not e2e and not cluster" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not mariadb and not rabbitmq and not redis and not e2e and not browser and not cluster" $(PYTEST_ARGS)
 
 # Pass 2: the whole suite but the embedded mode on MariaDB + RabbitMQ + Redis, in fresh databases and vhosts.
 test-mariadb: venv services test-tools
