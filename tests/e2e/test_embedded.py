@@ -28,6 +28,7 @@ class Embedded:
         self.port = free_port()
         self.process = None
         self.token = ""
+        self.env: dict[str, str] = {}
         self.log_path = var_dir / "embedded.log"
 
     def start(self, **env) -> "Embedded":
@@ -45,6 +46,7 @@ class Embedded:
             DJANGO_SUPERUSER_PASSWORD=ADMIN[1],
             **env,
         )
+        self.env = process_env
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "manage.py", "run_embedded", f"127.0.0.1:{self.port}"],
