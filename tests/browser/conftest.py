@@ -9,10 +9,6 @@ import shutil
 
 import pytest
 
-# Playwright's sync API runs an event loop in the test's thread; the ORM calls a test makes
-# around it are still synchronous ones.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 ALL_DATABASES = ["default", "orders", "inventory", "payments"]
 SUPPORT_PASSWORD = "support-password"
 
@@ -24,16 +20,26 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Chromium, for one module's tests.
+
+    Playwright's sync API runs an event loop in the test's thread, while the ORM calls made
+    around it are still synchronous ones: Django is told so while the module runs, and no
+    longer after it, so that a process a later test starts (a deploy check) does not inherit it.
+    """
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
-        try:
-            yield launched
-        finally:
-            launched.close()
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            launched = playwright.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+            try:
+                yield launched
+            finally:
+                launched.close()
+    finally:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 @pytest.fixture
