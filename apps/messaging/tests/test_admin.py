@@ -4,9 +4,15 @@ The dead-letter page runs here on the embedded mode's in-process broker (memory:
 ``make run`` uses; on RabbitMQ it is driven in tests/browser/test_messaging_admin.py.
 """
 
+import http.cookiejar
 import json
+import sqlite3
+import urllib.error
+import urllib.parse
+import urllib.request
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -16,6 +22,8 @@ from kombu import Connection, Producer
 
 from apps.messaging.models import InboxMessage, OutboxMessage
 from apps.messaging.topology import WORK_QUEUES, declare_topology
+from tests.e2e.test_embedded import ADMIN as EMBEDDED_ADMIN
+from tests.e2e.test_embedded import Embedded
 
 ALL_DATABASES = ["default", "orders", "inventory", "payments"]
 DLQ_PAGE = "/admin/messaging/deadletterqueue/"
@@ -316,3 +324,92 @@ def test_a_broker_that_cannot_be_reached_is_said_on_the_page(superuser_client, s
 
     assert page.status_code == 200
     assert "The broker could not be reached or refused" in page.text
+
+
+# --- Inside make run's process --------------------------------------------------
+class AdminSession:
+    """An admin login to a running embedded process over HTTP, with its cookies and CSRF token."""
+
+    def __init__(self, base_url: str, username: str, password: str):
+        self.base_url = base_url
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
+        self.get("/admin/login/")
+        status, _ = self.post("/admin/login/", {"username": username, "password": password, "next": "/admin/"})
+        assert status == 200, "logged in and redirected to the admin index"
+
+    def get(self, path: str, **params) -> tuple[int, str]:
+        query = f"?{urllib.parse.urlencode(params)}" if params else ""
+        return self._open(urllib.request.Request(f"{self.base_url}{path}{query}"))
+
+    def post(self, path: str, data: dict) -> tuple[int, str]:
+        csrf = next(cookie.value for cookie in self.cookies if cookie.name == "csrftoken")
+        body = urllib.parse.urlencode({**data, "csrfmiddlewaretoken": csrf}).encode()
+        return self._open(urllib.request.Request(f"{self.base_url}{path}", data=body, method="POST"))
+
+    def _open(self, request) -> tuple[int, str]:
+        try:
+            with self.opener.open(request, timeout=10) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+
+def poison_in_outbox(database: Path) -> str:
+    """An outbox row the relay will publish and the inventory consumer will dead-letter: its body is no reservation."""
+    message_id = uuid.uuid4()
+    with sqlite3.connect(database) as connection:
+        connection.execute(
+            "INSERT INTO messaging_outbox (message_id, exchange, routing_key, message_type, payload, trace_id,"
+            " signature, created_at, publish_attempts, last_error) VALUES (?, ?, ?, ?, ?, '', '', ?, 0, '')",
+            (
+                message_id.hex,
+                "saga.commands",
+                "inventory.reserve",
+                "ReserveInventory",
+                json.dumps({"not": "a reservation"}),
+                timezone.now().replace(tzinfo=None).isoformat(" "),
+            ),
+        )
+    return str(message_id)
+
+
+def handled(log: Path, message_id: str) -> list[str]:
+    """The outcomes the embedded process's consumers logged for ``message_id``."""
+    outcomes = []
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("event") == "consumer.handled" and entry.get("message_id") == message_id:
+            outcomes.append(entry["outcome"])
+    return outcomes
+
+
+@pytest.mark.embedded
+def test_make_runs_admin_redrives_a_dead_letter_of_its_in_process_broker(tmp_path):
+    app = Embedded(tmp_path).start()
+    try:
+        message_id = poison_in_outbox(tmp_path / "orders.sqlite3")
+        app.wait(lambda: handled(app.log_path, message_id) == ["dead_lettered"], "the poison dead-lettered")
+        admin_session = AdminSession(f"http://127.0.0.1:{app.port}", *EMBEDDED_ADMIN)
+
+        status, depths = admin_session.get(DLQ_PAGE)
+        assert status == 200
+        assert "The embedded broker" in depths
+        status, queue = admin_session.get(QUEUE_PAGE)
+        assert message_id in queue
+        assert "malformed message" in queue
+        status, done = admin_session.post(REDRIVE, {"message_id": message_id, "confirmed": "yes"})
+
+        assert status == 200
+        assert f"Redrove 1 message(s) from inventory.commands.dlq: {message_id}." in done
+        # Back on inventory.commands, its consumer handled it again, and dead-lettered it again: still no reservation.
+        app.wait(
+            lambda: handled(app.log_path, message_id) == ["dead_lettered", "dead_lettered"],
+            "the redriven message handled again",
+        )
+        app.wait(lambda: message_id in admin_session.get(QUEUE_PAGE)[1], "the message back in the DLQ")
+    finally:
+        app.stop()
