@@ -145,6 +145,22 @@ def test_the_inbox_list_shows_which_consumer_handled_which_message_when(superuse
     assert superuser_client.get("/admin/messaging/inboxmessage/").context["cl"].result_count == 0
 
 
+@pytest.mark.django_db(databases=ALL_DATABASES)
+def test_the_outbox_is_searched_by_message_saga_or_trace_id(superuser_client):
+    row = outbox_row("orders", trace_id="4bf92f3577b34da6a3ce929d0e0e4736")
+    outbox_row("orders")
+
+    def found(term):
+        response = superuser_client.get("/admin/messaging/outboxmessage/", {"q": term})
+        assert response.status_code == 200
+        return [found_row.pk for found_row in response.context["cl"].result_list]
+
+    assert found(str(row.message_id)) == [row.pk]
+    assert found(str(row.saga_id)) == [row.pk]
+    assert found("4bf92f3577b34da6a3ce929d0e0e4736") == [row.pk]
+    assert found("not-an-id") == []
+
+
 # --- The dead-letter page on the in-process broker -----------------------------
 @pytest.fixture
 def memory_broker(settings):
