@@ -1,7 +1,10 @@
-"""Dead-letter queues: look at them, send their messages back, empty them. AMQP only.
+"""Dead-letter queues: look at them, send their messages back, empty them.
 
-Everything here talks plain AMQP 0-9-1 through py-amqp, so it needs no
-management plugin.
+On RabbitMQ everything here talks plain AMQP 0-9-1 through py-amqp, so it
+needs no management plugin. On the embedded mode's in-process broker
+(``memory://``) the same functions work on its queues directly; they exist only
+inside the ``make run`` process, so only code running there (the admin's
+dead-letter page) can reach them.
 
 Looking without consuming: messages are taken with ``basic_get`` and no ack,
 then the channel is closed. The broker puts every unacknowledged message back
@@ -16,6 +19,11 @@ to 0, on a confirm-mode channel with ``mandatory``. Its DLQ copy is acked only
 after the broker has confirmed the new copy, so a crash in between leaves the
 message in both places: a duplicate, which the consumer's inbox absorbs, never
 a loss. A message the broker cannot route stays in the DLQ.
+
+The in-process broker has no acks to lean on: a look copies the messages, and
+a redrive takes the chosen ones out of the DLQ, republishes them and puts back
+at the head of the DLQ those that found no queue. Its messages die with the
+process anyway.
 """
 
 import dataclasses
@@ -25,7 +33,7 @@ from contextlib import contextmanager
 import amqp
 import structlog
 from django.conf import settings
-from kombu import Connection
+from kombu import Connection, Producer
 
 from apps.common.progress import OnProgress, no_progress
 from apps.messaging.topology import (
@@ -47,10 +55,6 @@ class UnknownQueue(ValueError):
     """The name is neither a work queue nor the DLQ of one."""
 
 
-class BrokerIsInProcess(RuntimeError):
-    """The embedded mode's broker lives inside its own process; no other process can reach it."""
-
-
 @dataclasses.dataclass(frozen=True)
 class DlqDepth:
     queue: str
@@ -66,6 +70,7 @@ class DeadLetter:
     original_routing_key: str | None
     retry_count: int | None
     body: bytes
+    headers: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -87,8 +92,21 @@ def dlq_resolve(*, queue: str) -> WorkQueue:
         raise UnknownQueue(f"unknown queue {queue!r}; the DLQs are {known}") from None
 
 
+def dlq_broker_url() -> str:
+    """The broker the DLQ tools connect to: ``DLQ_BROKER_URL`` (the operator's user), else the messaging broker."""
+    return settings.DLQ_BROKER_URL or settings.MESSAGING_BROKER_URL
+
+
+def dlq_broker_in_process(*, url: str | None = None) -> bool:
+    """Whether the DLQs live in this process's embedded broker, out of reach of any other process."""
+    return (url or dlq_broker_url()).startswith("memory://")
+
+
 def dlq_depths(*, url: str | None = None) -> list[DlqDepth]:
     """Every DLQ of the topology with its number of ready messages. Changes nothing."""
+    if dlq_broker_in_process(url=url):
+        with _InProcessDlq() as in_process:
+            return in_process.depths()
     depths = []
     with _connection(url) as connection:
         for work_queue in WORK_QUEUES.values():
@@ -110,6 +128,9 @@ def dlq_peek(*, queue: str, limit: int, url: str | None = None) -> list[DeadLett
     Raises UnknownQueue for a name that is not one of ours.
     """
     dlq_name = dlq_resolve(queue=queue).dlq_name
+    if dlq_broker_in_process(url=url):
+        with _InProcessDlq() as in_process:
+            return in_process.peek(dlq_name, limit=limit)
     with _connection(url) as connection:
         channel = _raw_channel(connection)
         letters = [_as_dead_letter(message) for message in _take(channel, dlq_name, limit=limit)]
@@ -140,6 +161,9 @@ def dlq_redrive(
     """
     work_queue = dlq_resolve(queue=queue)
     confirm_timeout = confirm_timeout or settings.RELAY_CONFIRM_TIMEOUT
+    if dlq_broker_in_process(url=url):
+        with _InProcessDlq() as in_process:
+            return in_process.redrive(work_queue, limit=limit, message_id=message_id, on_progress=on_progress)
     result = RedriveResult()
     with _connection(url) as connection:
         source = _raw_channel(connection)
@@ -152,7 +176,7 @@ def dlq_redrive(
             current_id = str(message.properties.get("message_id", ""))
             if message_id is not None and current_id != message_id:
                 continue
-            exchange, routing_key = _destination(work_queue, message)
+            exchange, routing_key = _destination(work_queue, _headers(message))
             error = sink.publish(_redriven_copy(message), exchange=exchange, routing_key=routing_key)
             if error is None:
                 source.basic_ack(message.delivery_info["delivery_tag"])
@@ -180,6 +204,9 @@ def dlq_purge(*, queue: str, url: str | None = None) -> int:
     Raises UnknownQueue for a name that is not one of ours.
     """
     dlq_name = dlq_resolve(queue=queue).dlq_name
+    if dlq_broker_in_process(url=url):
+        with _InProcessDlq() as in_process:
+            return in_process.purge(dlq_name)
     with _connection(url) as connection:
         channel = connection.channel()
         try:
@@ -194,10 +221,7 @@ def dlq_purge(*, queue: str, url: str | None = None) -> int:
 # --- AMQP plumbing -----------------------------------------------------------
 @contextmanager
 def _connection(url: str | None) -> Iterator[amqp.Connection]:
-    url = url or settings.MESSAGING_BROKER_URL
-    if url.startswith("memory://"):
-        raise BrokerIsInProcess("the embedded broker is only reachable from inside `make run`; set CELERY_BROKER_URL")
-    with Connection(url, heartbeat=0, connect_timeout=5) as connection:
+    with Connection(url or dlq_broker_url(), heartbeat=0, connect_timeout=5) as connection:
         connection.ensure_connection(max_retries=1)
         yield connection.connection
 
@@ -287,14 +311,13 @@ def _headers(message: amqp.Message) -> dict:
     return dict(message.properties.get("application_headers") or {})
 
 
-def _destination(work_queue: WorkQueue, message: amqp.Message) -> tuple[str, str]:
+def _destination(work_queue: WorkQueue, headers: dict) -> tuple[str, str]:
     """Where the message was first published: the consumer's x-original-* headers, else the work queue.
 
     A message the broker dead-lettered itself carries no x-original-* headers;
     its key is then looked up in ``x-death``. Without any key it goes straight
     to the work queue through the default exchange.
     """
-    headers = _headers(message)
     routing_key = headers.get(ORIGINAL_ROUTING_KEY) or _death_routing_key(headers, work_queue.name)
     if not routing_key:
         return "", work_queue.name
@@ -315,17 +338,25 @@ def _redriven_copy(message: amqp.Message) -> amqp.Message:
 
 
 def _as_dead_letter(message: amqp.Message) -> DeadLetter:
-    headers = _headers(message)
-    retry_count = headers.get(RETRY_COUNT)
-    body = message.body if isinstance(message.body, bytes) else str(message.body).encode()
-    return DeadLetter(
-        message_id=str(message.properties.get("message_id", "")),
+    return _dead_letter(
+        message_id=message.properties.get("message_id", ""),
         routing_key=message.delivery_info.get("routing_key", ""),
+        headers=_headers(message),
+        body=message.body,
+    )
+
+
+def _dead_letter(*, message_id, routing_key: str, headers: dict, body) -> DeadLetter:
+    retry_count = headers.get(RETRY_COUNT)
+    return DeadLetter(
+        message_id=str(message_id or ""),
+        routing_key=routing_key,
+        headers=headers,
         reason=str(headers.get(DEAD_LETTER_REASON) or _death_reason(headers)),
         original_exchange=headers.get(ORIGINAL_EXCHANGE),
         original_routing_key=headers.get(ORIGINAL_ROUTING_KEY),
         retry_count=int(retry_count) if isinstance(retry_count, int) else None,
-        body=body,
+        body=body if isinstance(body, bytes) else str(body).encode(),
     )
 
 
@@ -334,3 +365,116 @@ def _death_reason(headers: dict) -> str:
     if deaths:
         return f"dead-lettered by the broker: {deaths[0].get('reason', 'unknown')}"
     return ""
+
+
+# --- The embedded mode's in-process broker -----------------------------------
+# kombu's memory transport keeps every queue, a ``queue.Queue`` of raw message dicts, in one
+# dict shared by all its channels in the process; the exchanges' bindings are in its global state.
+# Properties of a raw message that belong to the transport, not to the message.
+_TRANSPORT_PROPERTIES = ("delivery_info", "delivery_tag", "body_encoding")
+
+
+class _InProcessDlq:
+    """The DLQ operations on the memory transport, one use per instance: ``with _InProcessDlq() as dlq``."""
+
+    def __enter__(self) -> "_InProcessDlq":
+        self._connection = Connection("memory://")
+        self._channel = self._connection.default_channel
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._connection.release()
+
+    def depths(self) -> list[DlqDepth]:
+        return [DlqDepth(work_queue.dlq_name, self._size(work_queue.dlq_name)) for work_queue in WORK_QUEUES.values()]
+
+    def peek(self, dlq_name: str, *, limit: int) -> list[DeadLetter]:
+        if not self._channel._has_queue(dlq_name):
+            return []
+        queue = self._channel._queue_for(dlq_name)
+        with queue.mutex:
+            head = list(queue.queue)[:limit]
+        return [self._letter(raw) for raw in head]
+
+    def redrive(
+        self, work_queue: WorkQueue, *, limit: int | None, message_id: str | None, on_progress: OnProgress
+    ) -> RedriveResult:
+        result = RedriveResult()
+        if not self._channel._has_queue(work_queue.dlq_name):
+            return result
+        taken = self._take(work_queue.dlq_name, limit=limit, message_id=message_id)
+        producer = Producer(self._channel)
+        kept = []
+        for number, raw in enumerate(taken, 1):
+            letter = self._letter(raw)
+            exchange, routing_key = _destination(work_queue, letter.headers)
+            if self._routable(exchange, routing_key):
+                self._republish(producer, raw, letter, exchange=exchange, routing_key=routing_key)
+                result.redriven.append(letter.message_id)
+                log.info(
+                    "dlq.redriven",
+                    queue=work_queue.dlq_name,
+                    message_id=letter.message_id,
+                    exchange=exchange,
+                    routing_key=routing_key,
+                )
+            else:
+                kept.append(raw)
+                error = f"unroutable: {exchange or '(default)'}/{routing_key}"
+                result.failed[letter.message_id] = error
+                log.warning("dlq.redrive_failed", queue=work_queue.dlq_name, message_id=letter.message_id, error=error)
+            on_progress(number, len(taken))
+        if kept:
+            queue = self._channel._queue_for(work_queue.dlq_name)
+            with queue.mutex:
+                queue.queue.extendleft(reversed(kept))
+        return result
+
+    def purge(self, dlq_name: str) -> int:
+        if not self._channel._has_queue(dlq_name):
+            return 0
+        purged = self._channel._purge(dlq_name)
+        log.warning("dlq.purged", queue=dlq_name, messages=purged)
+        return purged
+
+    def _take(self, dlq_name: str, *, limit: int | None, message_id: str | None) -> list[dict]:
+        """Take the chosen messages out of the DLQ at once: one a consumer dead-letters meanwhile comes after them."""
+        queue = self._channel._queue_for(dlq_name)
+        with queue.mutex:
+            chosen = [
+                raw
+                for raw in queue.queue
+                if message_id is None or str(raw["properties"].get("message_id", "")) == message_id
+            ][:limit]
+            for raw in chosen:
+                queue.queue.remove(raw)
+        return chosen
+
+    def _routable(self, exchange: str, routing_key: str) -> bool:
+        # No exchange: the routing key names the queue. An unknown exchange or key finds no queue.
+        return any(self._channel._has_queue(name) for name in self._channel._lookup(exchange, routing_key))
+
+    def _republish(self, producer: Producer, raw: dict, letter: DeadLetter, *, exchange: str, routing_key: str):
+        properties = {name: value for name, value in raw["properties"].items() if name not in _TRANSPORT_PROPERTIES}
+        producer.publish(
+            letter.body,
+            exchange=exchange,
+            routing_key=routing_key,
+            headers={**letter.headers, RETRY_COUNT: 0},
+            content_type=raw.get("content-type"),
+            content_encoding=raw.get("content-encoding"),
+            declare=[],
+            **properties,
+        )
+
+    def _size(self, name: str) -> int | None:
+        return self._channel._size(name) if self._channel._has_queue(name) else None
+
+    def _letter(self, raw: dict) -> DeadLetter:
+        properties = raw["properties"]
+        return _dead_letter(
+            message_id=properties.get("message_id", ""),
+            routing_key=properties.get("delivery_info", {}).get("routing_key", ""),
+            headers=dict(raw.get("headers") or {}),
+            body=self._channel.decode_body(raw.get("body"), properties.get("body_encoding")),
+        )

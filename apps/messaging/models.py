@@ -49,3 +49,23 @@ class InboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.queue} {self.message_id}"
+
+
+class DeadLetterQueue(models.Model):
+    """No table: the admin's dead-letter page (the DLQs live in the broker) hangs on it, with its permissions.
+
+    Looking needs ``view_deadletterqueue``; sending messages back and deleting them each need their own.
+    """
+
+    class Meta:
+        managed = False
+        db_table = "messaging_dead_letter_queue_unmanaged"
+        default_permissions = ("view",)
+        permissions = [
+            ("redrive_deadletter", "Can send dead letters back to the queue they were first sent to"),
+            ("purge_deadletter", "Can delete every dead letter of a queue"),
+        ]
+        verbose_name = "dead-letter queue"
+
+    def __str__(self) -> str:
+        return "dead-letter queues"

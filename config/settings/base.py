@@ -146,6 +146,9 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="memory://")
 # The saga messages go to this broker; Celery's own nudges go to CELERY_BROKER_URL.
 MESSAGING_BROKER_URL = env.str("MESSAGING_BROKER_URL", default=CELERY_BROKER_URL)
 EMBEDDED_MODE = MESSAGING_BROKER_URL.startswith("memory://")
+# The DLQ tools (manage.py dlq, the admin's dead-letter page) connect as the operator's broker user
+# when this names it: a process's own user may neither read a DLQ nor publish where a redrive sends.
+DLQ_BROKER_URL = env.str("DLQ_BROKER_URL", default="")
 
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -82,10 +82,14 @@ def test_queue_names_are_accepted_with_or_without_dlq():
         dlq("show", "nope")
 
 
-def test_the_embedded_broker_is_refused(settings):
+def test_the_embedded_broker_is_refused_with_a_pointer_to_the_admin_page(settings):
     settings.MESSAGING_BROKER_URL = "memory://"
-    with pytest.raises(CommandError, match="embedded broker"):
-        dlq("list")
+    settings.DLQ_BROKER_URL = ""
+    # Another process would find its own empty in-process broker, not make run's: each action is refused.
+    for action in (["list"], ["show", "inventory.commands"], ["redrive", "inventory.commands"]):
+        with pytest.raises(CommandError, match="embedded broker") as refused:
+            dlq(*action)
+        assert "/admin/messaging/deadletterqueue/" in str(refused.value)
 
 
 @pytest.fixture

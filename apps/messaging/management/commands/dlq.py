@@ -4,8 +4,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.common.progress import progress
 from apps.messaging.dlq import (
-    BrokerIsInProcess,
     UnknownQueue,
+    dlq_broker_in_process,
     dlq_depths,
     dlq_peek,
     dlq_purge,
@@ -14,6 +14,8 @@ from apps.messaging.dlq import (
 )
 
 BODY_PREVIEW_CHARS = 200
+# Where make run serves its admin by default (ADDRPORT changes it).
+EMBEDDED_DLQ_PAGE = "http://127.0.0.1:8000/admin/messaging/deadletterqueue/"
 
 
 class Command(BaseCommand):
@@ -35,9 +37,18 @@ class Command(BaseCommand):
 
     def handle(self, *args, action: str, **options):
         try:
-            getattr(self, f"_{action}")(**options)
-        except (UnknownQueue, BrokerIsInProcess) as exc:
+            if options.get("queue"):
+                dlq_resolve(queue=options["queue"])
+        except UnknownQueue as exc:
             raise CommandError(str(exc)) from exc
+        if dlq_broker_in_process():
+            # This process would see its own, empty, in-process broker, not the one make run holds.
+            raise CommandError(
+                "the embedded broker (memory://) lives inside the `make run` process and no other process can "
+                f"reach it: use the admin's dead-letter page there ({EMBEDDED_DLQ_PAGE}), "
+                "or point CELERY_BROKER_URL (or DLQ_BROKER_URL) at a RabbitMQ"
+            )
+        getattr(self, f"_{action}")(**options)
 
     def _list(self, **options):
         depths = dlq_depths()
