@@ -1,7 +1,6 @@
 import dataclasses
 import uuid
 from collections.abc import Callable
-from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
@@ -16,7 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from apps.common.admin import ReadOnlyAdmin
+from apps.common.admin import ReadOnlyAdmin, admin_link
 from apps.orders.models import Order, SagaState
 from apps.orders.selectors import (
     NEEDS_PERSON_TRIAGE,
@@ -39,11 +38,6 @@ from apps.orders.services.operator import (
 # The other apps' admin pages are reached by URL name and id only: no model of theirs is imported.
 PAYMENTS_CHANGELIST = "admin:payments_payment_changelist"
 INVENTORY_LOG_CHANGELIST = "admin:inventory_inventorylog_changelist"
-
-
-def admin_link(url_name: str, text, **filters) -> str:
-    """A link to another admin changelist, filtered by ``filters`` (ids: no join across databases)."""
-    return format_html('<a href="{}?{}">{}</a>', reverse(url_name), urlencode(filters), text)
 
 
 def saga_url(saga_id) -> str:
@@ -299,9 +293,7 @@ class SagaStateAdmin(ReadOnlyAdmin):
 
     @admin.display(description="order", ordering="order_id")
     def order(self, saga: SagaState):
-        return format_html(
-            '<a href="{}">order {}</a>', reverse("admin:orders_order_change", args=[saga.order_id]), saga.order_id
-        )
+        return admin_link("admin:orders_order_change", f"order {saga.order_id}", args=[saga.order_id])
 
     @admin.display(description="payment and stock")
     def elsewhere(self, saga: SagaState):

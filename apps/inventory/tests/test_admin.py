@@ -50,6 +50,20 @@ def test_inventory_log_changelist(admin_client):
 
 
 @pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_inventory_log_entries_link_to_their_order_and_its_sagas(admin_client):
+    log = InventoryLogFactory(order_id=17)
+    InventoryLogFactory(order_id=18)
+
+    listed = admin_client.get("/admin/inventory/inventorylog/", {"order_id": 17})
+    page = admin_client.get(f"/admin/inventory/inventorylog/{log.pk}/change/").content.decode()
+
+    assert [row.pk for row in listed.context["cl"].result_list] == [log.pk]
+    for html in (listed.content.decode(), page):
+        assert 'href="/admin/orders/order/17/change/"' in html
+        assert 'href="/admin/orders/sagastate/?order_id=17"' in html
+
+
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
 def test_inventory_change_page_carries_the_version(admin_client):
     inventory = InventoryFactory(version=7)
 
