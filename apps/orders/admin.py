@@ -24,7 +24,6 @@ from apps.orders.selectors import (
     saga_history,
     saga_needs_person_count,
     saga_triaged,
-    saga_with_progress,
     saga_with_triage,
 )
 from apps.orders.services.operator import (
@@ -222,7 +221,7 @@ class SagaStateAdmin(ReadOnlyAdmin):
     readonly_fields = fields
 
     def get_queryset(self, request) -> QuerySet[SagaState]:
-        return saga_with_triage(saga_with_progress(super().get_queryset(request)))
+        return saga_with_triage(super().get_queryset(request))
 
     def get_changelist(self, request, **kwargs):
         return SagaChangeList
@@ -350,8 +349,9 @@ class SagaStateAdmin(ReadOnlyAdmin):
         """Refuse the selected sagas the action does not apply to; confirm with a note if it asks; then act."""
         action = OPERATOR_ACTIONS[name]
         sagas = list(queryset.order_by("id"))
-        applicable = [saga for saga in sagas if name in saga_operator_actions(saga)]
-        refused = [saga for saga in sagas if saga not in applicable]
+        applies = {saga.pk: name in saga_operator_actions(saga) for saga in sagas}
+        applicable = [saga for saga in sagas if applies[saga.pk]]
+        refused = [saga for saga in sagas if not applies[saga.pk]]
         if not applicable:
             self._refuse(request, action, refused)
             return self._back(request)

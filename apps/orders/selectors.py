@@ -186,9 +186,5 @@ def order_sagas(*, order_id: int) -> list[SagaState]:
     return list(saga_with_progress(SagaState.objects.filter(order_id=order_id)).order_by("id"))
 
 
-def saga_stuck_count() -> int:
-    return SagaState.objects.filter(STUCK).count()
-
-
 def saga_needs_person_count() -> int:
     return SagaState.objects.filter(NEEDS_PERSON).count()
