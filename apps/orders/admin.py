@@ -244,8 +244,8 @@ class SagaStateAdmin(ReadOnlyAdmin):
         ):
             # Django would ignore an action it does not offer and show the list; say no instead.
             raise PermissionDenied
-        waiting = saga_needs_person_count()
-        if waiting and request.method == "GET":
+        waiting = saga_needs_person_count() if request.method == "GET" else 0
+        if waiting:
             self.message_user(
                 request,
                 format_html(
