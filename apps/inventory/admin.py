@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 
-from apps.common.admin import ReadOnlyAdmin
+from apps.common.admin import ReadOnlyAdmin, admin_link
 from apps.inventory.models import DEFAULT_CURRENCY, Inventory, InventoryLog
 from apps.inventory.services import VersionConflict, inventory_set_available
 
@@ -85,6 +85,28 @@ class InventoryAdmin(admin.ModelAdmin):
 
 @admin.register(InventoryLog)
 class InventoryLogAdmin(ReadOnlyAdmin):
-    list_display = ("order_id", "product_id", "action", "outcome", "quantity", "reason", "created_at")
+    """Each decision on an order's stock (a RESERVE row is its reservation), linked to the order and its sagas by id."""
+
+    list_display = (
+        "order_id",
+        "product_id",
+        "action",
+        "outcome",
+        "quantity",
+        "reason",
+        "created_at",
+        "order",
+        "sagas",
+    )
     list_filter = ("action", "outcome")
     search_fields = ("=order_id", "=product_id")
+    readonly_fields = ("order", "sagas")
+
+    @admin.display(description="order page")
+    def order(self, entry: InventoryLog):
+        return admin_link("admin:orders_order_change", f"order {entry.order_id}", args=[entry.order_id])
+
+    @admin.display(description="sagas")
+    def sagas(self, entry: InventoryLog):
+        # The log names no saga (its guard is per order and action): the order's sagas, one click from each.
+        return admin_link("admin:orders_sagastate_changelist", "the order's sagas", order_id=entry.order_id)

@@ -35,13 +35,31 @@ class Inventory(models.Model):
         db_table = "inventories"
         verbose_name_plural = "inventory"
         ordering = ["product_id"]
+        # Each says in a sentence what is wrong: the admin's form shows it instead of the constraint's name.
         constraints = [
-            models.CheckConstraint(condition=models.Q(available_qty__gte=0), name="inventory_available_qty_gte_0"),
-            models.CheckConstraint(condition=models.Q(reserved_qty__gte=0), name="inventory_reserved_qty_gte_0"),
-            models.CheckConstraint(condition=models.Q(sold_qty__gte=0), name="inventory_sold_qty_gte_0"),
+            models.CheckConstraint(
+                condition=models.Q(available_qty__gte=0),
+                name="inventory_available_qty_gte_0",
+                violation_error_message="Available stock cannot be negative: enter 0 or more units.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(reserved_qty__gte=0),
+                name="inventory_reserved_qty_gte_0",
+                violation_error_message=(
+                    "Reserved stock cannot be negative: orders in flight cannot hold fewer than 0 units."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(sold_qty__gte=0),
+                name="inventory_sold_qty_gte_0",
+                violation_error_message="Sold stock cannot be negative: enter 0 or more units.",
+            ),
             models.CheckConstraint(
                 condition=models.Q(unit_price__isnull=True) | models.Q(unit_price__gt=0),
                 name="inventory_unit_price_gt_0",
+                violation_error_message=(
+                    "A unit price must be more than 0; leave it empty for a product that has no price yet."
+                ),
             ),
         ]
 

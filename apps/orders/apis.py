@@ -124,6 +124,7 @@ class SagaHistorySerializer(serializers.Serializer):
     message_id = serializers.UUIDField(allow_null=True)
     reason = serializers.CharField()
     actor = serializers.CharField()
+    note = serializers.CharField(help_text="What the operator wrote when acting (empty otherwise)")
 
 
 @extend_schema_field(

@@ -156,6 +156,8 @@ class SagaHistory(models.Model):
     reason = models.CharField(max_length=255, blank=True, default="")
     # The operator's username for a manual action; empty when the saga moved by itself.
     actor = models.CharField(max_length=150, blank=True, default="")
+    # What the operator wrote when acting (force compensation and resolve ask for it); ``reason`` is the saga's own.
+    note = models.CharField(max_length=1000, blank=True, default="", db_default="")
 
     class Meta:
         db_table = "saga_history"

@@ -1,14 +1,76 @@
 """Reads of the orders app."""
 
-from django.db.models import BooleanField, Case, OuterRef, Q, QuerySet, Subquery, Value, When
+import functools
+import operator
+
+from django.db import models
+from django.db.models import BooleanField, Case, CharField, Exists, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Now
 
-from apps.orders.models import Order, SagaHistory, SagaState, SagaType
-from apps.orders.sagas import ACTIVE_STATUSES, machine_for
+from apps.orders.models import Order, OrderStatus, SagaHistory, SagaState, SagaStatus, SagaStep, SagaType
+from apps.orders.sagas import ACTIVE_STATUSES, MACHINES, machine_for
+
+ACTIVE = Q(status__in=[status.value for status in ACTIVE_STATUSES])
 
 # Active and past its step's deadline: a forward step the deadline job has not
 # reached yet (beat down?), or a compensation that is not getting an answer.
-STUCK = Q(status__in=[status.value for status in ACTIVE_STATUSES], deadline_at__lt=Now())
+STUCK = ACTIVE & Q(deadline_at__lt=Now())
+
+# FAILED where the saga stopped short: a compensation failed, or a step past the
+# point of no return did (a refund the gateway kept declining). Each definition
+# says where (SagaMachine.stopped); a refused reservation is not one of them.
+STOPPED = functools.reduce(
+    operator.or_,
+    (
+        Q(
+            saga_type=machine.saga_type,
+            status=position.status,
+            current_step=position.step,
+            cancelling=position.cancelling,
+        )
+        for machine in MACHINES.values()
+        for position in machine.stopped
+    ),
+)
+
+# Active, and its step's action was already refused at least once: only an action
+# that may try again (the refund, REFUND_ATTEMPTS) stays in its step after a refusal.
+REFUND_FAILING = ACTIVE & Q(step_attempts__gt=0)
+
+# What a support person must look at, in one place: the list filter, the badge and the banner read it.
+NEEDS_PERSON = STOPPED | STUCK | REFUND_FAILING
+
+
+class Triage(models.TextChoices):
+    """Where a saga stands for a support person: the first three need one, the rest are business outcomes."""
+
+    FAILED = "failed", "Failed: stopped short, settle it by hand"
+    STUCK = "stuck", "Stuck past its step deadline"
+    REFUND_FAILING = "refund_failing", "Refund failing: declined, being tried again"
+    IN_FLIGHT = "in_flight", "In flight"
+    COMPLETED = "completed", "Completed"
+    OUT_OF_STOCK = "out_of_stock", "Out of stock (reservation refused)"
+    PAYMENT_DECLINED = "payment_declined", "Payment declined"
+    CANCELLED = "cancelled", "Cancelled by the customer"
+    UNDONE = "undone", "Undone: timed out or compensation forced"
+    RESOLVED = "resolved", "Resolved by a person"
+
+
+NEEDS_PERSON_TRIAGE = (Triage.FAILED, Triage.STUCK, Triage.REFUND_FAILING)
+
+# Saga types whose completion is a cancellation (the order ends CANCELLED).
+_CANCELLING_TYPES = [
+    machine.saga_type for machine in MACHINES.values() if machine.definition.order.completed == OrderStatus.CANCELLED
+]
+# The refusal of a payment, as the step that charges records it.
+_PAYMENT_REFUSALS = sorted(
+    {
+        action.failed
+        for machine in MACHINES.values()
+        for (_, step), action in machine.actions.items()
+        if step == SagaStep.PROCESSING_PAYMENT
+    }
+)
 
 
 def order_get(*, order_id: int, customer_id: int | None = None) -> Order | None:
@@ -43,6 +105,37 @@ def saga_with_progress(sagas: QuerySet[SagaState]) -> QuerySet[SagaState]:
     return sagas.annotate(
         is_stuck=Case(When(STUCK, then=Value(True)), default=Value(False), output_field=BooleanField())
     )
+
+
+def saga_with_triage(sagas: QuerySet[SagaState]) -> QuerySet[SagaState]:
+    """``sagas`` annotated with ``triage`` (a Triage value), first match wins in the order of Triage."""
+    # Taken, not noted as stale: a late refusal after a deadline is recorded with from == to.
+    declined = SagaHistory.objects.filter(
+        saga=OuterRef("pk"), event__in=_PAYMENT_REFUSALS, from_status=SagaStatus.IN_PROGRESS
+    )
+    return sagas.annotate(
+        triage=Case(
+            When(STOPPED, then=Value(Triage.FAILED.value)),
+            When(STUCK, then=Value(Triage.STUCK.value)),
+            When(REFUND_FAILING, then=Value(Triage.REFUND_FAILING.value)),
+            When(ACTIVE, then=Value(Triage.IN_FLIGHT.value)),
+            When(status=SagaStatus.RESOLVED, then=Value(Triage.RESOLVED.value)),
+            When(status=SagaStatus.COMPLETED, saga_type__in=_CANCELLING_TYPES, then=Value(Triage.CANCELLED.value)),
+            When(status=SagaStatus.COMPLETED, then=Value(Triage.COMPLETED.value)),
+            When(status=SagaStatus.COMPENSATED, cancelling=True, then=Value(Triage.CANCELLED.value)),
+            When(status=SagaStatus.FAILED, then=Value(Triage.OUT_OF_STOCK.value)),
+            When(Exists(declined), status=SagaStatus.COMPENSATED, then=Value(Triage.PAYMENT_DECLINED.value)),
+            default=Value(Triage.UNDONE.value),
+            output_field=CharField(),
+        )
+    )
+
+
+def saga_triaged(sagas: QuerySet[SagaState], *, triage: str) -> QuerySet[SagaState]:
+    """``sagas`` with ``triage`` that are in that Triage, or, for "needs_person", in any of NEEDS_PERSON_TRIAGE."""
+    if triage == "needs_person":
+        return saga_with_triage(sagas).filter(NEEDS_PERSON)
+    return saga_with_triage(sagas).filter(triage=triage)
 
 
 def saga_get(*, saga_id) -> SagaState | None:
@@ -93,5 +186,5 @@ def order_sagas(*, order_id: int) -> list[SagaState]:
     return list(saga_with_progress(SagaState.objects.filter(order_id=order_id)).order_by("id"))
 
 
-def saga_stuck_count() -> int:
-    return SagaState.objects.filter(STUCK).count()
+def saga_needs_person_count() -> int:
+    return SagaState.objects.filter(NEEDS_PERSON).count()

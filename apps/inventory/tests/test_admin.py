@@ -3,6 +3,8 @@
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.db import models
 
 from apps.inventory.models import Inventory
 from apps.inventory.tests.factories import InventoryFactory, InventoryLogFactory
@@ -47,6 +49,20 @@ def test_inventory_log_changelist(admin_client):
 
     assert response.status_code == 200
     assert [row.pk for row in response.context["cl"].result_list] == [log.pk]
+
+
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_inventory_log_entries_link_to_their_order_and_its_sagas(admin_client):
+    log = InventoryLogFactory(order_id=17)
+    InventoryLogFactory(order_id=18)
+
+    listed = admin_client.get("/admin/inventory/inventorylog/", {"order_id": 17})
+    page = admin_client.get(f"/admin/inventory/inventorylog/{log.pk}/change/").content.decode()
+
+    assert [row.pk for row in listed.context["cl"].result_list] == [log.pk]
+    for html in (listed.content.decode(), page):
+        assert 'href="/admin/orders/order/17/change/"' in html
+        assert 'href="/admin/orders/sagastate/?order_id=17"' in html
 
 
 @pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
@@ -107,7 +123,54 @@ def test_negative_stock_is_refused_by_the_admin_form(admin_client):
     response = admin_client.post(change_url(inventory), {"available_qty": -1, "seen_version": 1, "_save": "Save"})
 
     assert response.status_code == 200
+    assert response.context["adminform"].form.non_field_errors() == [
+        "Available stock cannot be negative: enter 0 or more units."
+    ]
+    assert "inventory_available_qty_gte_0" not in response.content.decode()
     assert stock_of(inventory) == (10, 1)
+
+
+@pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)
+def test_a_new_product_with_negative_stock_is_refused_with_a_sentence(admin_client):
+    response = admin_client.post("/admin/inventory/inventory/add/", {"product_id": 42, "available_qty": -3})
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Available stock cannot be negative: enter 0 or more units." in html
+    assert "inventory_available_qty_gte_0" not in html
+    assert not Inventory.objects.filter(product_id=42).exists()
+
+
+CHECKS = [c for c in Inventory._meta.constraints if isinstance(c, models.CheckConstraint)]
+
+
+@pytest.mark.parametrize("constraint", CHECKS, ids=[c.name for c in CHECKS])
+def test_every_check_constraint_of_the_stock_speaks_a_sentence_of_its_own(constraint):
+    message = constraint.get_violation_error_message()
+
+    assert constraint.name not in message
+    assert message.endswith(".")
+    assert message != models.CheckConstraint(condition=constraint.condition, name="x").get_violation_error_message()
+
+
+@pytest.mark.parametrize(
+    ("values", "sentence"),
+    [
+        ({"available_qty": -1}, "Available stock cannot be negative"),
+        ({"reserved_qty": -1}, "Reserved stock cannot be negative"),
+        ({"sold_qty": -1}, "Sold stock cannot be negative"),
+        ({"unit_price": Decimal("0")}, "A unit price must be more than 0"),
+    ],
+)
+@pytest.mark.django_db(databases=["inventory"])
+def test_a_violated_constraint_reads_as_a_sentence(values, sentence):
+    product = Inventory(product_id=42, **{"available_qty": 1, **values})
+
+    with pytest.raises(ValidationError) as raised:
+        product.validate_constraints()
+
+    (message,) = raised.value.messages
+    assert message.startswith(sentence)
 
 
 @pytest.mark.django_db(databases=INVENTORY_AND_USERS_DB)

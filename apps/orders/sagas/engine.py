@@ -19,11 +19,16 @@ The rules, in the manner of Eventuate Tram's step/withCompensation:
   is compensated itself too (its effect may land late), and those before it:
   every compensation is sent at once, and the saga waits for each in turn;
 - a failed compensation fails the saga where it stopped: a person must look;
+- a refusal with nothing to undo fails the saga there. At the first step, if
+  that step could be undone, it is the saga's answer (out of stock, say):
+  nothing to settle. A step with no compensation is past the point of no
+  return, so a saga stopped at it (or after it) must be finished by a person;
 - a cancellable saga asked to cancel abandons its step the same way, with the
   ``cancelling`` flag set, so its order ends with the cancelled statuses;
 - an action with ``attempts`` > 1 stays in its step after a failed reply, until
   it has failed that often: recovery re-sends it when it has been idle long enough;
-- a FAILED saga is closed by an operator (RESOLVED), where it stopped.
+- a FAILED saga that waits for a person is closed by an operator (RESOLVED),
+  where it stopped; one that failed as its answer is already settled.
 
 No database, no broker, no clock: the tests walk every definition's positions
 against every event. Commands are built only by their action's own builder: an
@@ -178,6 +183,8 @@ class SagaMachine:
         self.saga_type = definition.saga_type
         self.transitions: dict[tuple[SagaStatus, SagaStep, bool, str], Transition] = {}
         self.actions: dict[tuple[SagaStatus, SagaStep], Action] = {}
+        # FAILED positions where the saga stopped short and waits for a person (see the module's rules).
+        self.stopped: set[Position] = set()
         first = definition.steps[0].action
         self.start = Transition(
             SagaStatus.IN_PROGRESS, first.step, definition.order.running, (first,), cancelling=False
@@ -205,15 +212,15 @@ class SagaMachine:
                 self._add(*at, compensation.succeeded, self._undo(index - 1, cancelling))
                 failed = Transition(SagaStatus.FAILED, compensation.step, order.failed, cancelling=cancelling)
                 self._add(*at, compensation.failed, failed)
-        for transition in list(self.transitions.values()):
-            if transition.status == SagaStatus.FAILED:
-                resolved = Transition(
-                    SagaStatus.RESOLVED,
-                    transition.step,
-                    self._statuses(transition.cancelling).resolved,
-                    cancelling=transition.cancelling,
-                )
-                self._add(SagaStatus.FAILED, transition.step, transition.cancelling, RESOLVED_BY_OPERATOR, resolved)
+                self.stopped.add(Position(SagaStatus.FAILED, compensation.step, cancelling))
+        for position in sorted(self.stopped, key=lambda p: (p.step, p.cancelling)):
+            resolved = Transition(
+                SagaStatus.RESOLVED,
+                position.step,
+                self._statuses(position.cancelling).resolved,
+                cancelling=position.cancelling,
+            )
+            self._add(SagaStatus.FAILED, position.step, position.cancelling, RESOLVED_BY_OPERATOR, resolved)
 
     def _forward(self, index: int, action: Action, compensatable: bool) -> None:
         steps, order = self.definition.steps, self.definition.order
@@ -227,6 +234,8 @@ class SagaMachine:
         # A refusal means the step did nothing: undo the steps before it, or fail here if there are none.
         failed = self._undo(index - 1, False, or_fail_at=action.step)
         self._add(*at, action.failed, failed)
+        if failed.status == SagaStatus.FAILED and not (index == 0 and compensatable):
+            self.stopped.add(Position(SagaStatus.FAILED, action.step, False))
         if compensatable:
             # No answer in time, or abandoned: the step may still land, so it is undone too.
             abandon = self._abandon(index, False)
@@ -303,6 +312,10 @@ class SagaMachine:
     def step_action(self, *, status: str, step: str) -> Action | None:
         """The action that drives an active saga's current step (what recovery and a retry re-send)."""
         return self.actions.get((SagaStatus(status), SagaStep(step)))
+
+    def needs_person(self, *, status: str, step: str, cancelling: bool) -> bool:
+        """Whether a saga at this position stopped short and waits for a person (only some FAILED ones do)."""
+        return Position(SagaStatus(status), SagaStep(step), cancelling) in self.stopped
 
     def order_status(self, *, status: str, step: str, cancelling: bool) -> OrderStatus | None:
         """The order status a saga at this position implies (None for a position the saga cannot be in)."""

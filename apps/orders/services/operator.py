@@ -63,35 +63,38 @@ def saga_retry_step(*, saga_id: uuid.UUID, actor: str, note: str = "") -> bool:
         saga_send(saga, order, (action,))
         saga.deadline_at = saga_deadline(machine, saga.current_step, now)
         saga.save(update_fields=["deadline_at", "updated_at"])
-        reason = f"re-sent {action.command.__name__}" + (f": {note}" if note else "")
-        context = StepContext(saga, order, STEP_RETRIED, now, reason=reason, actor=actor)
+        reason = f"re-sent {action.command.__name__}"
+        context = StepContext(saga, order, STEP_RETRIED, now, reason=reason, actor=actor, note=note)
         saga_record(context, from_status=saga.status, from_step=saga.current_step)
     SAGA_OPERATOR_ACTIONS.labels("retry_step").inc()
     log.info("saga.step_retried", saga_id=str(saga_id), actor=actor, command=action.command.__name__)
     return True
 
 
-def saga_force_compensation(*, saga_id: uuid.UUID, actor: str, reason: str = "") -> bool:
+def saga_force_compensation(*, saga_id: uuid.UUID, actor: str, reason: str = "", note: str = "") -> bool:
     """Abandon an in-progress saga's compensatable step and compensate, as its deadline would.
 
+    ``note`` (the operator's words) goes into the timeline next to ``actor``.
     Returns False, changing nothing, when the saga is not in such a step.
 
     Raises SagaNotFound.
     """
     return _operator_event(
-        saga_id=saga_id, actor=actor, event=COMPENSATION_FORCED, reason=reason or "compensation forced"
+        saga_id=saga_id, actor=actor, event=COMPENSATION_FORCED, reason=reason or "compensation forced", note=note
     )
 
 
-def saga_mark_resolved(*, saga_id: uuid.UUID, actor: str, reason: str = "") -> bool:
-    """Close a FAILED saga that a person has dealt with (status RESOLVED; the order as its definition says).
+def saga_mark_resolved(*, saga_id: uuid.UUID, actor: str, reason: str = "", note: str = "") -> bool:
+    """Close a FAILED saga that waits for a person and was dealt with (RESOLVED; the order as its definition says).
 
-    Returns False, changing nothing, when the saga is not FAILED.
+    ``note`` (what the operator did) goes into the timeline next to ``actor``.
+    Returns False, changing nothing, when the saga is not FAILED where a person is needed
+    (a refused reservation is an outcome, not something to resolve).
 
     Raises SagaNotFound.
     """
     return _operator_event(
-        saga_id=saga_id, actor=actor, event=RESOLVED_BY_OPERATOR, reason=reason or "resolved by hand"
+        saga_id=saga_id, actor=actor, event=RESOLVED_BY_OPERATOR, reason=reason or "resolved by hand", note=note
     )
 
 
@@ -110,12 +113,11 @@ def saga_operator_actions(saga: SagaState) -> list[str]:
     return available
 
 
-def _operator_event(*, saga_id: uuid.UUID, actor: str, event: str, reason: str) -> bool:
+def _operator_event(*, saga_id: uuid.UUID, actor: str, event: str, reason: str, note: str) -> bool:
     with transaction.atomic(using=DATABASE, durable=True):
         saga = _saga_for_operator(saga_id)
-        context = StepContext(
-            saga, Order.objects.get(pk=saga.order_id), event, timezone.now(), reason=reason, actor=actor
-        )
+        order = Order.objects.get(pk=saga.order_id)
+        context = StepContext(saga, order, event, timezone.now(), reason=reason, actor=actor, note=note)
         transition = saga_transition_for(context)
         if transition is None:
             return False

@@ -47,6 +47,8 @@ class StepContext:
     message_id: uuid.UUID | None = None
     reason: str = ""
     actor: str = ""
+    # The operator's own words, when one acted and wrote some.
+    note: str = ""
 
     @property
     def machine(self) -> SagaMachine:
@@ -206,20 +208,22 @@ def saga_send(saga: SagaState, order: Order, commands: tuple[Action | Notice, ..
 def saga_record(context: StepContext, *, from_status: str, from_step: str) -> None:
     """Add one timeline entry: the saga as it is now, reached from (from_status, from_step) by the context's event."""
     saga = context.saga
-    store_add_history(
-        values={
-            "saga": saga.pk,
-            "at": context.now,
-            "from_status": from_status,
-            "from_step": from_step,
-            "to_status": saga.status,
-            "to_step": saga.current_step,
-            "event": str(context.event),
-            "message_id": context.message_id,
-            "reason": context.reason[:255],
-            "actor": context.actor[:150],
-        }
-    )
+    values = {
+        "saga": saga.pk,
+        "at": context.now,
+        "from_status": from_status,
+        "from_step": from_step,
+        "to_status": saga.status,
+        "to_step": saga.current_step,
+        "event": str(context.event),
+        "message_id": context.message_id,
+        "reason": context.reason[:255],
+        "actor": context.actor[:150],
+    }
+    if context.note:
+        # Only an operator writes one; every other row keeps the column's database default (and its batch shape).
+        values["note"] = context.note[:1000]
+    store_add_history(values=values)
 
 
 def saga_deadline(machine: SagaMachine, step: str, now: datetime) -> datetime | None:

@@ -96,8 +96,15 @@ def in_state(*events: str) -> SagaState:
     return SagaState.objects.get(pk=saga.pk)
 
 
-def click(client, action: str, saga: SagaState):
-    return client.post(CHANGELIST, {"action": action, ACTION_CHECKBOX_NAME: [saga.pk]}, follow=True)
+CONFIRMED_ACTIONS = ("force_compensation", "mark_resolved")
+
+
+def click(client, action: str, saga: SagaState, note: str = "checked with the gateway"):
+    """Post the action for ``saga``; one that asks for confirmation is confirmed with ``note``."""
+    data = {"action": action, ACTION_CHECKBOX_NAME: [saga.pk]}
+    if action in CONFIRMED_ACTIONS:
+        data |= {"post": "yes", "note": note}
+    return client.post(CHANGELIST, data, follow=True)
 
 
 def entries(saga: SagaState) -> list[tuple[str, str]]:
@@ -185,10 +192,10 @@ def test_stuck_sagas_are_flagged_and_filterable(admin_client):
     in_time = in_state()
 
     page = admin_client.get(CHANGELIST)
-    filtered = admin_client.get(CHANGELIST, {"stuck": "yes"})
+    filtered = admin_client.get(CHANGELIST, {"needs_person": "stuck"})
 
     html = page.content.decode()
-    assert "1 saga(s) are stuck past their step deadline" in html
+    assert "1 saga(s) need a person" in html
     assert html.count(">STUCK</strong>") == 1
     assert [saga.pk for saga in filtered.context["cl"].result_list] == [stuck.pk]
     assert in_time.pk not in [saga.pk for saga in filtered.context["cl"].result_list]
@@ -245,7 +252,8 @@ def test_the_placement_page_offers_what_its_position_allows(admin_client):
         "retry_current_step",
         "force_compensation",
     }
-    assert buttons(admin_client.get(f"/admin/orders/sagastate/{failed.pk}/change/")) == {"mark_resolved"}
+    # A refused reservation is the saga's answer (out of stock): nothing for a person to resolve.
+    assert buttons(admin_client.get(f"/admin/orders/sagastate/{failed.pk}/change/")) == set()
 
 
 @pytest.mark.django_db(databases=ORDERS_AND_USERS_DB)
@@ -275,4 +283,196 @@ def test_the_order_page_links_to_each_of_its_sagas(admin_client):
 
     html = page.content.decode()
     for each in SagaState.objects.filter(order_id=saga.order_id):
-        assert f"/admin/orders/sagastate/{each.pk}/change/" in html
+        assert f"/admin/orders/sagastate/{each.saga_id}/change/" in html
+
+
+# --- triage: who needs a person, and what the others' outcome was ---------------------------
+
+
+def listed(client, **filters) -> list[int]:
+    return [row.pk for row in client.get(CHANGELIST, filters).context["cl"].result_list]
+
+
+@pytest.mark.django_db(databases=ORDERS_AND_USERS_DB)
+def test_the_needs_a_person_filter_and_badge_show_a_failed_compensation_not_an_out_of_stock_order(admin_client):
+    stopped = in_state("INVENTORY_RESERVED", "PAYMENT_FAILED", "INVENTORY_RELEASE_FAILED")
+    out_of_stock = in_state("INVENTORY_RESERVE_FAILED")
+
+    html = admin_client.get(CHANGELIST, {"needs_person": "yes"}).content.decode()
+
+    assert listed(admin_client, needs_person="yes") == [stopped.pk]
+    assert listed(admin_client, needs_person="failed") == [stopped.pk]
+    assert listed(admin_client, outcome="out_of_stock") == [out_of_stock.pk]
+    assert html.count("saga-badge needs-person") == 1
+    assert ">FAILED</strong>" in html
+    everything = admin_client.get(CHANGELIST).content.decode()
+    assert "Out of stock (reservation refused)</span>" in everything
+    assert "1 saga(s) need a person" in everything
+
+
+@pytest.mark.django_db(databases=ORDERS_AND_USERS_DB)
+def test_an_unknown_triage_value_lists_everything(admin_client):
+    saga = in_state()
+
+    assert listed(admin_client, outcome="no-such-outcome") == [saga.pk]
+
+
+# --- confirmation with a note ----------------------------------------------------------------
+
+
+def ask(client, action: str, *sagas: SagaState, **extra):
+    return client.post(CHANGELIST, {"action": action, ACTION_CHECKBOX_NAME: [saga.pk for saga in sagas], **extra})
+
+
+@pytest.mark.parametrize(
+    ("action", "events"),
+    [("force_compensation", ("INVENTORY_RESERVED",)), ("mark_resolved", ("INVENTORY_RESERVE_FAILED",))],
+)
+@pytest.mark.django_db(databases=ORDERS_AND_USERS_DB)
+def test_an_action_that_does_not_apply_is_refused_with_a_sentence_and_changes_nothing(admin_client, action, events):
+    completed = in_state("INVENTORY_RESERVED", "PAYMENT_SUCCEEDED")
+    other = in_state(*events) if action == "mark_resolved" else completed
+
+    response = admin_client.post(
+        CHANGELIST,
+        {"action": action, ACTION_CHECKBOX_NAME: [completed.pk, other.pk], "post": "yes", "note": "x"},
+        follow=True,
+    )
+
+    html = response.content.decode()
+    assert "was not applied to" in html
+    assert str(completed.saga_id) in html
+    assert "It applies only to" in html
+    assert SagaState.objects.get(pk=completed.pk).status == SagaStatus.COMPLETED
+    assert SagaState.objects.get(pk=other.pk).status == other.status
+
+
+@pytest.mark.django_db(databases=ORDERS_AND_USERS_DB)
+def test_retry_refuses_a_saga_that_ended_and_retries_the_others(admin_client):
+    running, completed = in_state("INVENTORY_RESERVED"), in_state("INVENTORY_RESERVED", "PAYMENT_SUCCEEDED")
+
+    html = click(admin_client, "retry_current_step", running).content.decode()
+    refused = admin_client.post(
+        CHANGELIST, {"action": "retry_current_step", ACTION_CHECKBOX_NAME: [completed.pk]}, follow=True
+    ).content.decode()
+
+    assert "1 saga(s) retried." in html
+    assert f"Retry current step was not applied to 1 saga(s): {completed.saga_id} (COMPLETED/DONE)" in refused
+
+
+@pytest.mark.django_db(databases=ORDERS_AND_USERS_DB)
+def test_force_compensation_asks_for_a_note_first_and_changes_nothing_until_confirmed(admin_client):
+    saga = in_state("INVENTORY_RESERVED")
+
+    page = ask(admin_client, "force_compensation", saga)
+
+    assert page.status_code == 200
+    assert page.templates[0].name == "admin/orders/sagastate/operator_action_confirmation.html"
+    html = page.content.decode()
+    assert 'name="note"' in html
+    assert 'name="post" value="yes"' in html
+    assert str(saga.saga_id) in html
+    assert SagaState.objects.get(pk=saga.pk).status == SagaStatus.IN_PROGRESS
+
+
+@pytest.mark.parametrize("note", ["", "   "])
+@pytest.mark.django_db(databases=ORDERS_AND_USERS_DB)
+def test_an_empty_note_is_refused(admin_client, note):
+    saga = in_state("INVENTORY_RESERVED")
+
+    page = ask(admin_client, "force_compensation", saga, post="yes", note=note)
+
+    assert page.status_code == 200
+    assert page.context["form"].errors == {"note": ["This field is required."]}
+    assert SagaState.objects.get(pk=saga.pk).status == SagaStatus.IN_PROGRESS
+
+
+@pytest.mark.django_db(databases=ORDERS_AND_USERS_DB)
+def test_the_confirmation_lists_what_it_leaves_out(admin_client):
+    running, completed = in_state("INVENTORY_RESERVED"), in_state("INVENTORY_RESERVED", "PAYMENT_SUCCEEDED")
+
+    page = ask(admin_client, "force_compensation", running, completed)
+
+    assert [saga.pk for saga in page.context["sagas"]] == [running.pk]
+    assert [saga.pk for saga in page.context["refused"]] == [completed.pk]
+
+
+@pytest.mark.parametrize(
+    ("action", "events", "status"),
+    [
+        ("force_compensation", ("INVENTORY_RESERVED",), SagaStatus.COMPENSATING),
+        ("mark_resolved", ("INVENTORY_RESERVED", "PAYMENT_FAILED", "INVENTORY_RELEASE_FAILED"), SagaStatus.RESOLVED),
+    ],
+)
+@pytest.mark.django_db(databases=ORDERS_AND_USERS_DB)
+def test_from_the_saga_page_the_note_and_actor_land_in_the_timeline(admin_client, admin_user, action, events, status):
+    saga = in_state(*events)
+
+    response = ask(
+        admin_client, action, saga, post="yes", note="Refunded by phone, ticket 4711", _from_saga=str(saga.saga_id)
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{CHANGELIST}{saga.saga_id}/change/"
+    assert SagaState.objects.get(pk=saga.pk).status == status
+    last = SagaHistory.objects.filter(saga_id=saga.pk).order_by("id").last()
+    assert (last.actor, last.note) == (admin_user.username, "Refunded by phone, ticket 4711")
+    html = admin_client.get(response["Location"]).content.decode()
+    assert "<th>note</th>" in html
+    assert f"<td>{admin_user.username}</td><td>Refunded by phone, ticket 4711</td>" in html
+
+
+# --- a saga by its saga id, and the links between order, saga, payment and stock ------------
+
+
+@pytest.mark.django_db(databases=ORDERS_AND_USERS_DB)
+def test_a_saga_page_opens_by_its_saga_id(admin_client):
+    saga = in_state("INVENTORY_RESERVED")
+
+    by_saga_id = admin_client.get(f"{CHANGELIST}{saga.saga_id}/change/")
+    by_hex = admin_client.get(f"{CHANGELIST}{saga.saga_id.hex}/change/")
+    by_row_id = admin_client.get(f"{CHANGELIST}{saga.pk}/change/")
+    unknown = admin_client.get(f"{CHANGELIST}00000000-0000-0000-0000-000000000000/change/")
+
+    assert by_saga_id.status_code == by_hex.status_code == by_row_id.status_code == 200
+    assert by_saga_id.context["original"].pk == saga.pk
+    assert unknown.status_code == 302
+
+
+@pytest.mark.django_db(databases=ORDERS_AND_USERS_DB)
+def test_the_saga_list_links_each_row_by_its_saga_id(admin_client):
+    saga = in_state()
+
+    html = admin_client.get(CHANGELIST).content.decode()
+
+    assert f'href="{CHANGELIST}{saga.saga_id}/change/"' in html
+
+
+@pytest.mark.django_db(databases=ORDERS_AND_USERS_DB)
+def test_the_saga_page_links_its_order_payment_and_inventory_log(admin_client):
+    saga = in_state("INVENTORY_RESERVED")
+
+    html = admin_client.get(f"{CHANGELIST}{saga.saga_id}/change/").content.decode()
+
+    assert f'href="/admin/orders/order/{saga.order_id}/change/"' in html
+    assert f'href="/admin/payments/payment/?order_id={saga.order_id}"' in html
+    assert f'href="/admin/inventory/inventorylog/?order_id={saga.order_id}"' in html
+    assert f'href="/admin/orders/sagastate/?order_id={saga.order_id}"' in html
+
+
+@pytest.mark.django_db(databases=ORDERS_AND_USERS_DB)
+def test_the_order_page_links_its_payment_and_inventory_log(admin_client):
+    saga = in_state()
+
+    html = admin_client.get(f"/admin/orders/order/{saga.order_id}/change/").content.decode()
+
+    assert f'href="/admin/payments/payment/?order_id={saga.order_id}"' in html
+    assert f'href="/admin/inventory/inventorylog/?order_id={saga.order_id}"' in html
+
+
+@pytest.mark.django_db(databases=ORDERS_AND_USERS_DB)
+def test_the_saga_list_filters_by_order_id_from_a_link(admin_client):
+    saga, other = in_state(), in_state()
+
+    assert listed(admin_client, order_id=saga.order_id) == [saga.pk]
+    assert other.pk not in listed(admin_client, order_id=saga.order_id)

@@ -120,7 +120,6 @@ PLACEMENT_EXPECTED = {
     (C, "RELEASING_INVENTORY", False, "INVENTORY_RELEASE_FAILED"): (F, "RELEASING_INVENTORY", "FAILED", (), False),
     (C, "RELEASING_INVENTORY", True, "INVENTORY_RELEASED"): ("COMPENSATED", "DONE", "CANCELLED", (), True),
     (C, "RELEASING_INVENTORY", True, "INVENTORY_RELEASE_FAILED"): (F, "RELEASING_INVENTORY", "CANCELLING", (), True),
-    (F, "RESERVING_INVENTORY", False, RESOLVED_BY_OPERATOR): ("RESOLVED", "RESERVING_INVENTORY", "FAILED", (), False),
     (F, "REFUNDING_PAYMENT", False, RESOLVED_BY_OPERATOR): ("RESOLVED", "REFUNDING_PAYMENT", "FAILED", (), False),
     (F, "RELEASING_INVENTORY", False, RESOLVED_BY_OPERATOR): ("RESOLVED", "RELEASING_INVENTORY", "FAILED", (), False),
     (F, "REFUNDING_PAYMENT", True, RESOLVED_BY_OPERATOR): ("RESOLVED", "REFUNDING_PAYMENT", "CANCELLED", (), True),
@@ -191,6 +190,36 @@ def test_every_state_event_pair_of_every_definition(saga_type, status, step, can
 def test_the_derived_table_is_exactly_the_written_one(saga_type):
     derived = {key: _shape(transition) for key, transition in MACHINES[saga_type].transitions.items()}
     assert derived == EXPECTED[saga_type]
+
+
+STOPPED = {
+    "placement": {
+        (F, "REFUNDING_PAYMENT", False),
+        (F, "RELEASING_INVENTORY", False),
+        (F, "REFUNDING_PAYMENT", True),
+        (F, "RELEASING_INVENTORY", True),
+    },
+    "cancellation": {(F, "REFUNDING_PAYMENT", False), (F, "RESTOCKING_INVENTORY", False)},
+}
+
+
+@pytest.mark.parametrize("saga_type", list(MACHINES))
+def test_a_person_is_needed_exactly_where_a_saga_stopped_short_and_only_there_can_it_be_resolved(saga_type):
+    machine = MACHINES[saga_type]
+    positions = {(p.status, p.step, p.cancelling) for p in machine.positions()}
+
+    needing = {
+        position
+        for position in positions
+        if machine.needs_person(status=position[0], step=position[1], cancelling=position[2])
+    }
+    resolvable = {key[:3] for key in machine.transitions if key[3] == RESOLVED_BY_OPERATOR}
+
+    assert needing == STOPPED[saga_type] == resolvable
+
+
+def test_a_refused_reservation_is_the_placements_answer_not_a_stop():
+    assert MACHINES["placement"].needs_person(status=F, step="RESERVING_INVENTORY", cancelling=False) is False
 
 
 def test_the_placement_starts_by_reserving_and_the_cancellation_by_refunding():
