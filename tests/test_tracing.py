@@ -78,8 +78,10 @@ def test_an_order_is_one_trace_from_the_web_through_every_consumer_and_back(
         relay_drain(using="orders", publisher=publisher)
         saga_id = response.json()["saga_id"]
         wait_for(
-            lambda: SagaState.objects.get(saga_id=saga_id).status == SagaStatus.COMPLETED
-            and Inventory.objects.get(product_id=5).sold_qty == 1,
+            lambda: (
+                SagaState.objects.get(saga_id=saga_id).status == SagaStatus.COMPLETED
+                and Inventory.objects.get(product_id=5).sold_qty == 1
+            ),
             "the saga completed and inventory committed the sale",
         )
     publisher.close()

@@ -10,15 +10,21 @@ from django.http.request import HttpHeaders
 from django.utils.cache import patch_vary_headers
 from django.utils.module_loading import import_string
 from opentelemetry import trace
+from opentelemetry.instrumentation.django.middleware.otel_middleware import _DjangoMiddleware
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Histogram
 
 from apps.common.errors import error_response
-from apps.common.tracing import traceparent_current
+from apps.common.tracing import traceparent_context, traceparent_current
 
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID_META_KEY = HttpHeaders.to_wsgi_name(REQUEST_ID_HEADER)
 # A caller's request id is echoed and logged only when it looks like an id, not like a payload.
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+# Where the Django instrumentation's middleware, when installed, keeps the request's server span.
+_INSTRUMENTED_SPAN_KEY = _DjangoMiddleware._environ_span_key
+TRACEPARENT_META_KEY = HttpHeaders.to_wsgi_name("traceparent")
+tracer = trace.get_tracer("apps.common")
 
 # The HTTP metrics, under the seed's names; the dashboards read them. django-prometheus's own
 # django_http_* middleware counted every request a second time (10-12% of POST /orders' CPU): not used.
@@ -55,10 +61,12 @@ class RequestSizeLimitMiddleware:
 class TraceIdMiddleware:
     """Name the request's trace in its answer and its log lines, and log and count the request.
 
-    The trace is the server span's, which the OpenTelemetry middleware (first in
-    MIDDLEWARE) started, continuing the caller's ``traceparent`` if it sent one.
-    The answer carries that span's ``traceparent`` and an ``X-Request-ID``: the
-    caller's own, echoed (and logged as ``request_id``), else the trace id.
+    The trace is the server span's, continuing the caller's ``traceparent`` if
+    it sent one. While spans are recorded, the Django instrumentation's middleware
+    (first in MIDDLEWARE) starts it; otherwise this one starts it, unrecorded, with
+    the same ids and parent (apps.common.tracing). The answer carries that span's
+    ``traceparent`` and an ``X-Request-ID``: the caller's own, echoed (and logged as
+    ``request_id``), else the trace id.
     """
 
     def __init__(self, get_response):
@@ -66,7 +74,17 @@ class TraceIdMiddleware:
         self.log = structlog.get_logger("http")
 
     def __call__(self, request):
-        started = time.perf_counter()
+        if _INSTRUMENTED_SPAN_KEY in request.META:
+            return self._traced(request, time.perf_counter())
+        span = tracer.start_span(
+            request.method,
+            context=traceparent_context(request.META.get(TRACEPARENT_META_KEY)),
+            kind=SpanKind.SERVER,
+        )
+        with trace.use_span(span, end_on_exit=True):
+            return self._traced(request, time.perf_counter())
+
+    def _traced(self, request, started: float):
         span = trace.get_current_span()
         context = span.get_span_context()
         request.trace_id = f"{context.trace_id:032x}" if context.is_valid else ""

@@ -10,7 +10,9 @@ Log lines carry the current span's ids (config.logging).
 ``OTEL_TRACES_EXPORTER`` says where the spans go: ``otlp``, ``console``, ``file``
 (JSON lines appended to ``OTEL_TRACES_FILE``) or ``none``, the default. With
 ``none`` spans still get ids, for the logs and the messages, but the sampler
-records none and the database driver is not instrumented (docs/decisions.md).
+records none, and neither Django nor the database driver is instrumented: their
+instrumentations cost more than the rest of the tracing put together, for spans
+nobody keeps (docs/decisions.md).
 """
 
 import os
@@ -102,7 +104,7 @@ class JsonLinesSpanExporter(SpanExporter):
 
 _SAMPLER = RecordWhileExporting()
 _PROCESSORS = _Processors()
-_DATABASE_INSTRUMENTED = False
+_RECORDING_INSTRUMENTED = False
 
 
 def tracing_configure(*, service: str, exporter: str, file_path: str) -> None:
@@ -115,7 +117,6 @@ def tracing_configure(*, service: str, exporter: str, file_path: str) -> None:
     if not _configured.acquire(blocking=False):
         return
     from opentelemetry.instrumentation.celery import CeleryInstrumentor
-    from opentelemetry.instrumentation.django import DjangoInstrumentor
 
     # The stable HTTP conventions only: the old ones rebuild the URL from PATH_INFO as Latin-1, which a
     # server without RAW_URI (runserver, the test client) gives Django's decoded path, and /orders/١٢
@@ -124,7 +125,6 @@ def tracing_configure(*, service: str, exporter: str, file_path: str) -> None:
     provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service}), sampler=_SAMPLER)
     provider.add_span_processor(_PROCESSORS)
     trace.set_tracer_provider(provider)
-    DjangoInstrumentor().instrument()
     CeleryInstrumentor().instrument()
     span_exporter = _exporter(exporter, file_path)
     if span_exporter is not None:
@@ -145,16 +145,24 @@ def _exporter(name: str, file_path: str) -> SpanExporter | None:
 
 
 def tracing_export_to(processor: SpanProcessor) -> None:
-    """Hand every span recorded from now on to ``processor`` too; recording (and the database's spans) starts."""
-    global _DATABASE_INSTRUMENTED
+    """Hand every span recorded from now on to ``processor`` too; recording starts.
+
+    The first call also installs the instrumentations whose spans are only worth
+    their cost when recorded: Django's (its middleware, for the request handlers
+    built from now on) and the MySQL driver's (for the connections opened from
+    now on). Without them the web's server span is TraceIdMiddleware's own, with
+    the same ids and parent, and statements have no spans.
+    """
+    global _RECORDING_INSTRUMENTED
     _PROCESSORS.processors = (*_PROCESSORS.processors, processor)
     _SAMPLER.exporting = True
-    if not _DATABASE_INSTRUMENTED:
+    if not _RECORDING_INSTRUMENTED:
+        from opentelemetry.instrumentation.django import DjangoInstrumentor
         from opentelemetry.instrumentation.mysqlclient import MySQLClientInstrumentor
 
-        # Connections opened from now on: an open one keeps its untraced driver connection.
+        DjangoInstrumentor().instrument()
         MySQLClientInstrumentor().instrument()
-        _DATABASE_INSTRUMENTED = True
+        _RECORDING_INSTRUMENTED = True
 
 
 def tracing_export_stop(processor: SpanProcessor) -> None:

@@ -5,9 +5,11 @@ import json
 import pytest
 import structlog
 from django.conf import settings
+from django.http import HttpResponse
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
+from apps.common.middleware import _INSTRUMENTED_SPAN_KEY, TraceIdMiddleware
 from apps.common.tests.tracing import CALLER_SPAN_ID, CALLER_TRACEPARENT, TRACE_ID, continues, in_span
 from apps.common.tracing import (
     JsonLinesSpanExporter,
@@ -204,3 +206,28 @@ def test_a_recorded_request_is_named_by_its_route_and_survives_a_non_latin_1_pat
     assert response.status_code == 400
     [server] = [span for span in spans.get_finished_spans() if span.kind is SpanKind.SERVER]
     assert server.name == "GET /orders/{order_id}"
+
+
+def test_without_the_django_instrumentation_the_middleware_starts_the_server_span(rf, spans):
+    seen = []
+
+    def view(request):
+        seen.append(traceparent_current())
+        return HttpResponse("ok")
+
+    response = TraceIdMiddleware(view)(rf.get("/health", HTTP_TRACEPARENT=CALLER_TRACEPARENT))
+
+    [server] = spans.get_finished_spans()
+    assert (server.kind, server.parent.span_id) == (SpanKind.SERVER, int(CALLER_SPAN_ID, 16))
+    assert seen == [response["traceparent"]] == [f"00-{TRACE_ID}-{server.context.span_id:016x}-01"]
+
+
+def test_under_the_django_instrumentation_the_middleware_names_its_span_and_starts_none(rf, spans):
+    request = rf.get("/health")
+    request.META[_INSTRUMENTED_SPAN_KEY] = "the instrumentation's span"
+
+    with tracer.start_as_current_span("GET", kind=SpanKind.SERVER) as server:
+        response = TraceIdMiddleware(lambda request: HttpResponse("ok"))(request)
+
+    assert [span.name for span in spans.get_finished_spans()] == [server.name]
+    assert response["traceparent"].split("-")[2] == f"{server.get_span_context().span_id:016x}"
