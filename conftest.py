@@ -113,3 +113,23 @@ def seed_operator(operator):
 def operator_client(api_client):
     """The seed's caller: staff who may place for any user_id at the total_amount they send."""
     return api_client
+
+
+@pytest.fixture
+def spans():
+    """The spans ended while the test runs, recorded in memory (otherwise tests record none: OTEL_TRACES_EXPORTER=none).
+
+    Database spans come from connections opened once recording started.
+    """
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from apps.common.tracing import tracing_export_stop, tracing_export_to
+
+    exporter = InMemorySpanExporter()
+    processor = SimpleSpanProcessor(exporter)
+    tracing_export_to(processor)
+    try:
+        yield exporter
+    finally:
+        tracing_export_stop(processor)

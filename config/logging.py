@@ -5,6 +5,7 @@ import re
 import sys
 
 import structlog
+from opentelemetry import trace
 
 # scheme://user:password@host — a database or broker URL that made it into a message or a traceback.
 _URL_CREDENTIALS = re.compile(r"(?P<prefix>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*):(?P<password>[^@/\s]+)@")
@@ -16,6 +17,7 @@ def configure_logging(*, service: str, log_format: str, level: str) -> None:
     """Route stdlib and structlog records through one renderer (JSON or console)."""
     shared = [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -72,6 +74,18 @@ class LevelCheckedLogger(structlog.stdlib.BoundLogger):
         if not self._logger.isEnabledFor(logging.INFO):
             return None
         return super().info(event, *args, **kw)
+
+
+def add_trace_ids(_logger, _method, event_dict):
+    """The current OpenTelemetry span's ``trace_id`` and ``span_id``, on every line logged inside one.
+
+    A line that names its trace itself (one about a message, logged after its span) keeps what it says.
+    """
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict.setdefault("trace_id", f"{context.trace_id:032x}")
+        event_dict.setdefault("span_id", f"{context.span_id:016x}")
+    return event_dict
 
 
 def _add_service(service: str):

@@ -12,6 +12,13 @@ class CommonConfig(AppConfig):
         from django.db import close_old_connections, reset_queries
 
         from apps.common import checks  # noqa: F401 -- registers the middleware check
+        from apps.common.tracing import tracing_configure
+
+        tracing_configure(
+            service=settings.OTEL_SERVICE_NAME,
+            exporter=settings.OTEL_TRACES_EXPORTER,
+            file_path=settings.OTEL_TRACES_FILE,
+        )
 
         if not settings.DEBUG:
             # Django empties every connection's query log at each request's start, walking all four

@@ -9,14 +9,22 @@ from django.core.handlers.exception import convert_exception_to_response
 from django.http.request import HttpHeaders
 from django.utils.cache import patch_vary_headers
 from django.utils.module_loading import import_string
+from opentelemetry import trace
+from opentelemetry.instrumentation.django.middleware.otel_middleware import _DjangoMiddleware
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Histogram
 
 from apps.common.errors import error_response
-from apps.common.trace import trace_bind, trace_clear, trace_id_from, traceparent_for
+from apps.common.tracing import traceparent_context, traceparent_current
 
-TRACE_HEADER = "X-Request-ID"
-TRACE_META_KEY = HttpHeaders.to_wsgi_name(TRACE_HEADER)
+REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID_META_KEY = HttpHeaders.to_wsgi_name(REQUEST_ID_HEADER)
+# A caller's request id is echoed and logged only when it looks like an id, not like a payload.
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+# Where the Django instrumentation's middleware, when installed, keeps the request's server span.
+_INSTRUMENTED_SPAN_KEY = _DjangoMiddleware._environ_span_key
 TRACEPARENT_META_KEY = HttpHeaders.to_wsgi_name("traceparent")
+tracer = trace.get_tracer("apps.common")
 
 # The HTTP metrics, under the seed's names; the dashboards read them. django-prometheus's own
 # django_http_* middleware counted every request a second time (10-12% of POST /orders' CPU): not used.
@@ -51,9 +59,14 @@ class RequestSizeLimitMiddleware:
 
 
 class TraceIdMiddleware:
-    """Bind the request's trace id for logs, echo it back, and log and count the request.
+    """Name the request's trace in its answer and its log lines, and log and count the request.
 
-    The trace id comes from ``traceparent`` or ``X-Request-ID`` (or starts here).
+    The trace is the server span's, continuing the caller's ``traceparent`` if
+    it sent one. While spans are recorded, the Django instrumentation's middleware
+    (first in MIDDLEWARE) starts it; otherwise this one starts it, unrecorded, with
+    the same ids and parent (apps.common.tracing). The answer carries that span's
+    ``traceparent`` and an ``X-Request-ID``: the caller's own, echoed (and logged as
+    ``request_id``), else the trace id.
     """
 
     def __init__(self, get_response):
@@ -61,27 +74,46 @@ class TraceIdMiddleware:
         self.log = structlog.get_logger("http")
 
     def __call__(self, request):
-        started = time.perf_counter()
+        if _INSTRUMENTED_SPAN_KEY in request.META:
+            return self._traced(request, time.perf_counter())
+        span = tracer.start_span(
+            request.method,
+            context=traceparent_context(request.META.get(TRACEPARENT_META_KEY)),
+            kind=SpanKind.SERVER,
+        )
+        with trace.use_span(span, end_on_exit=True):
+            return self._traced(request, time.perf_counter())
+
+    def _traced(self, request, started: float):
+        span = trace.get_current_span()
+        context = span.get_span_context()
+        request.trace_id = f"{context.trace_id:032x}" if context.is_valid else ""
         # META, not request.headers: building the headers mapping parses every header's name.
-        meta = request.META
-        trace_id = trace_id_from(traceparent=meta.get(TRACEPARENT_META_KEY), request_id=meta.get(TRACE_META_KEY))
-        trace_clear()
-        trace_bind(trace_id=trace_id)
-        request.trace_id = trace_id
-        try:
-            response = self.get_response(request)
-            response[TRACE_HEADER] = trace_id
-            traceparent = traceparent_for(trace_id)
-            if traceparent:
-                response["traceparent"] = traceparent
-            self._observe(request, response.status_code, time.perf_counter() - started)
-            return response
-        finally:
-            trace_clear()
+        request_id = request.META.get(REQUEST_ID_META_KEY)
+        if request_id and _REQUEST_ID.match(request_id):
+            if span.is_recording():
+                span.set_attribute("http.request.header.x-request-id", (request_id,))
+            with structlog.contextvars.bound_contextvars(request_id=request_id):
+                return self._respond(request, request_id, started)
+        return self._respond(request, request.trace_id, started)
+
+    def _respond(self, request, request_id: str, started: float):
+        response = self.get_response(request)
+        if request_id:
+            response[REQUEST_ID_HEADER] = request_id
+        traceparent = traceparent_current()
+        if traceparent:
+            response["traceparent"] = traceparent
+        self._observe(request, response.status_code, time.perf_counter() - started)
+        return response
 
     def _observe(self, request, status: int, elapsed: float) -> None:
         match = getattr(request, "resolver_match", None)
         route = route_label(match.route) if match and match.route else UNROUTED
+        span = trace.get_current_span()
+        if span.is_recording():
+            # The instrumentation names the span by Django's route pattern (``POST ^orders/?$``).
+            span.update_name(f"{request.method} {route}")
         if route.startswith("/metrics"):
             return
         counted, timed = _http_series(request.method, route, status)

@@ -71,7 +71,7 @@ def _reply(reply_type, command, decision: StockDecision, context: HandlerContext
         reason=decision.reason,
         **extra,
     )
-    outbox_enqueue(using=DATABASE, message=reply, trace_id=context.trace_id)
+    outbox_enqueue(using=DATABASE, message=reply)
 
 
 HANDLERS = {

@@ -22,6 +22,8 @@ from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, close_old_connections, connections, transaction
 from django.utils.module_loading import import_string
 from kombu import Connection, Consumer, Producer, Queue
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanContext, SpanKind, Status, StatusCode
 
 from apps.common.process import CONNECTION_CHECK_INTERVAL
 from apps.common.sql import (
@@ -33,7 +35,7 @@ from apps.common.sql import (
     sql_rows,
     sql_uuid,
 )
-from apps.common.trace import trace_bind, trace_clear, trace_id_from
+from apps.common.tracing import traceparent_context
 from apps.messaging.contracts import CONTRACTS, RETRY_EXCHANGE, Contract, MalformedMessage
 from apps.messaging.dispatch import AfterCommitDispatch, dispatching_after_commit, mark_pending
 from apps.messaging.faults import CONSUMER_AFTER_COMMIT, crash_point
@@ -46,6 +48,7 @@ from apps.messaging.topology import (
     ORIGINAL_EXCHANGE,
     ORIGINAL_ROUTING_KEY,
     RETRY_COUNT,
+    TRACEPARENT_HEADER,
     WORK_QUEUES,
     WorkQueue,
     declare_topology,
@@ -53,6 +56,7 @@ from apps.messaging.topology import (
 )
 
 log = structlog.get_logger("messaging.consumer")
+tracer = trace.get_tracer("apps.messaging")
 
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 
@@ -76,7 +80,6 @@ class HandlerContext:
     using: str
     message_id: uuid.UUID
     routing_key: str
-    trace_id: str
 
 
 Handler = Callable[[Contract, HandlerContext], None]
@@ -114,6 +117,8 @@ class Delivery:
 class Result:
     outcome: Outcome
     reason: str = ""
+    # The span the message was handled in (none for one dead-lettered before), for the consumer.handled line.
+    span: SpanContext | None = None
 
 
 def parse_delivery(spec: ConsumerSpec, delivery: Delivery) -> tuple[Contract, HandlerContext] | Result:
@@ -143,27 +148,69 @@ def parse_delivery(spec: ConsumerSpec, delivery: Delivery) -> tuple[Contract, Ha
         return Result(Outcome.DEAD_LETTER, f"untrusted: {exc}")
     if not signed:
         UNTRUSTED.labels(spec.queue.name, "accepted_unsigned").inc()
-    context = HandlerContext(
-        using=spec.using,
-        message_id=message_id,
-        routing_key=routing_key,
-        # Headers are whatever the sender wrote: only a sane trace id is kept (it is stored with every reply).
-        trace_id=trace_id_from(
-            traceparent=_str_header(delivery.headers.get("traceparent")),
-            request_id=_str_header(delivery.headers.get("trace_id")),
-        ),
-    )
+    context = HandlerContext(using=spec.using, message_id=message_id, routing_key=routing_key)
     return message, context
 
 
+def consume_span(spec: ConsumerSpec, delivery: Delivery) -> Span:
+    """A consumer span for ``delivery``, child of the span that published it (its ``traceparent`` header).
+
+    The header is not signed: a wrong one misplaces the span in another trace, and changes nothing else.
+    """
+    span = tracer.start_span(
+        f"process {spec.queue.name}",
+        context=traceparent_context(delivery.headers.get(TRACEPARENT_HEADER)),
+        kind=SpanKind.CONSUMER,
+    )
+    if span.is_recording():
+        span.set_attributes(
+            {
+                "messaging.system": "rabbitmq",
+                "messaging.operation.name": "process",
+                "messaging.destination.name": spec.queue.name,
+                "messaging.rabbitmq.destination.routing_key": _original_routing_key(delivery),
+                "messaging.message.id": str(delivery.message_id),
+            }
+        )
+    return span
+
+
+def _span_ended(span: Span, result: Result) -> Result:
+    """End ``span`` with ``result``'s outcome; the result, naming its span."""
+    if span.is_recording():
+        span.set_attribute("messaging.outcome", result.outcome.value)
+        if result.outcome in (Outcome.RETRY, Outcome.DEAD_LETTER):
+            span.set_status(Status(StatusCode.ERROR, result.reason[:255]))
+    span.end()
+    return dataclasses.replace(result, span=span.get_span_context())
+
+
+def _message_logged(message: Contract):
+    """The message's saga and order on every line logged while it is handled."""
+    return structlog.contextvars.bound_contextvars(
+        **{key: str(value) for key, value in (("saga_id", message.saga_id), ("order_id", message.order_id)) if value}
+    )
+
+
 def handle_delivery(spec: ConsumerSpec, delivery: Delivery) -> Result:
-    """Handle one delivery in one transaction; say what to do with it at the broker."""
+    """Handle one delivery in one transaction, in a consumer span; say what to do with it at the broker."""
+    span = consume_span(spec, delivery)
+    with trace.use_span(span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
+        result = _handle_delivery(spec, delivery)
+    return _span_ended(span, result)
+
+
+def _handle_delivery(spec: ConsumerSpec, delivery: Delivery) -> Result:
     parsed = parse_delivery(spec, delivery)
     if isinstance(parsed, Result):
         return parsed
     message, context = parsed
+    with _message_logged(message):
+        return _handle_parsed(spec, message, context)
+
+
+def _handle_parsed(spec: ConsumerSpec, message: Contract, context: HandlerContext) -> Result:
     routing_key = context.routing_key
-    trace_bind(trace_id=context.trace_id, saga_id=message.saga_id, order_id=message.order_id)
     last_error = ""
     for attempt in range(spec.transient_retries + 1):
         try:
@@ -211,30 +258,35 @@ def handle_batch(spec: ConsumerSpec, deliveries: list[Delivery]) -> list[Result]
         return [handle_delivery(spec, deliveries[0])]
     results: list[Result | None] = [None] * len(deliveries)
     work: list[tuple[int, Contract, HandlerContext]] = []
+    # Each message's span stays open until the batch's commit, which it waits for as well.
+    spans = [consume_span(spec, delivery) for delivery in deliveries]
     for index, delivery in enumerate(deliveries):
-        parsed = parse_delivery(spec, delivery)
+        with trace.use_span(spans[index], end_on_exit=False):
+            parsed = parse_delivery(spec, delivery)
         if isinstance(parsed, Result):
-            results[index] = parsed
+            results[index] = _span_ended(spans[index], parsed)
         else:
             work.append((index, *parsed))
     if not work:
         return results
     try:
-        duplicates = _handle_batch_once(spec, work)
-    except Exception:
+        duplicates = _handle_batch_once(spec, work, spans)
+    except Exception as exc:
         connections[spec.using].close_if_unusable_or_obsolete()
         log.info("consumer.batch_fallback", queue=spec.queue.name, size=len(work), exc_info=True)
         for index, _message, _context in work:
-            trace_clear()
+            _span_ended(spans[index], Result(Outcome.RETRY, f"batch rolled back ({type(exc).__name__}), handled alone"))
             results[index] = handle_delivery(spec, deliveries[index])
         return results
     crash_point(CONSUMER_AFTER_COMMIT)
     for index, *_ in work:
-        results[index] = Result(Outcome.DUPLICATE if index in duplicates else Outcome.OK)
+        results[index] = _span_ended(spans[index], Result(Outcome.DUPLICATE if index in duplicates else Outcome.OK))
     return results
 
 
-def _handle_batch_once(spec: ConsumerSpec, work: list[tuple[int, Contract, HandlerContext]]) -> set[int]:
+def _handle_batch_once(
+    spec: ConsumerSpec, work: list[tuple[int, Contract, HandlerContext]], spans: list[Span]
+) -> set[int]:
     with transaction.atomic(using=spec.using, durable=True):
         message_ids = [context.message_id for _, _, context in work]
         seen = {
@@ -254,23 +306,21 @@ def _handle_batch_once(spec: ConsumerSpec, work: list[tuple[int, Contract, Handl
                 duplicates.add(index)
             else:
                 seen.add(context.message_id)
-                fresh.append((message, context))
+                fresh.append((index, message, context))
         # A twin committed by another consumer since the read fails this insert: the batch falls back.
         sql_insert_many(
             using=spec.using,
             model=InboxMessage,
             rows=[
                 {"message_id": context.message_id, "queue": spec.queue.name, "routing_key": context.routing_key}
-                for _, context in fresh
+                for _, _, context in fresh
             ],
         )
         with outbox_batched(using=spec.using), sql_batch(using=spec.using):
-            for message, context in fresh:
-                trace_bind(trace_id=context.trace_id, saga_id=message.saga_id, order_id=message.order_id)
-                try:
+            for index, message, context in fresh:
+                span = spans[index]
+                with trace.use_span(span, end_on_exit=False), _message_logged(message):
                     spec.handlers[context.routing_key](message, context)
-                finally:
-                    trace_clear()
     return duplicates
 
 
@@ -386,7 +436,6 @@ class ConsumerWorker:
             # first statement, and the batch is handled again message by message, reconnecting.
             close_old_connections()
             self._connections_checked = now
-        trace_clear()
         started = time.monotonic()
         try:
             results = handle_batch(self.spec, deliveries)
@@ -418,9 +467,11 @@ class ConsumerWorker:
         HANDLED.labels(self.spec.queue.name, result.outcome.value).inc()
         HANDLE_DURATION.labels(self.spec.queue.name).observe(elapsed)
         log_method = log.info if result.outcome in (Outcome.OK, Outcome.DUPLICATE) else log.warning
+        span = result.span
         log_method(
             "consumer.handled",
-            trace_id=delivery.headers.get("trace_id") or None,
+            trace_id=f"{span.trace_id:032x}" if span else None,
+            span_id=f"{span.span_id:016x}" if span else None,
             saga_id=delivery.headers.get("saga_id") or None,
             queue=self.spec.queue.name,
             routing_key=_original_routing_key(delivery),
@@ -429,7 +480,6 @@ class ConsumerWorker:
             reason=result.reason or None,
             duration_ms=round(elapsed * 1000, 2),
         )
-        trace_clear()
 
     def _republish(self, message, delivery: Delivery, *, retry_count: int, reason: str) -> None:
         headers = {

@@ -38,11 +38,12 @@ from django.utils import timezone
 
 from apps.common.process import PerProcess
 from apps.common.sql import sql_execute, sql_in, sql_param
+from apps.common.tracing import trace_id_of
 from apps.messaging.faults import CONSUMER_AFTER_DISPATCH, crash_point
 from apps.messaging.metrics import PUBLISH_DURATION, PUBLISH_ERRORS, PUBLISH_FAILURES
 from apps.messaging.models import OutboxMessage
 from apps.messaging.publisher import PublishError
-from apps.messaging.relay import Claimed, note_published, outgoing
+from apps.messaging.relay import Claimed, note_published, publish_traced
 
 log = structlog.get_logger("messaging.dispatch")
 
@@ -85,7 +86,7 @@ class AfterCommitDispatch:
     def _flush(self, using: str, rows: list[dict]) -> int:
         started = time.perf_counter()
         try:
-            result = self.publisher.publish_batch([outgoing(_claimed(row)) for row in rows])
+            result = publish_traced(self.publisher, [_claimed(row) for row in rows])
         except PublishError as exc:
             self._resume_at = time.monotonic() + settings.OUTBOX_DISPATCH_GRACE
             PUBLISH_ERRORS.labels(using).inc()
@@ -100,7 +101,11 @@ class AfterCommitDispatch:
         if confirmed:
             _marker().add(using, confirmed)
         note_published(
-            log, using, published=len(confirmed), failed=len(result.failed), trace_ids=[row["trace_id"] for row in rows]
+            log,
+            using,
+            published=len(confirmed),
+            failed=len(result.failed),
+            trace_ids=[trace_id_of(row["traceparent"]) for row in rows],
         )
         return len(confirmed)
 
@@ -173,7 +178,7 @@ def _claimed(row: dict) -> Claimed:
         routing_key=row["routing_key"],
         message_type=row["message_type"],
         body=json.dumps(row["payload"]),
-        trace_id=row["trace_id"],
+        traceparent=row["traceparent"],
         saga_id=row["saga_id"],
         publish_attempts=0,
         signature=row["signature"],

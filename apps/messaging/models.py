@@ -16,7 +16,11 @@ class OutboxMessage(models.Model):
     routing_key = models.CharField(max_length=100)
     message_type = models.CharField(max_length=100)
     payload = models.JSONField()
-    trace_id = models.CharField(max_length=64, blank=True, default="")
+    # The W3C traceparent of the span that wrote the row (apps.common.tracing): the relay's publish span is its child.
+    traceparent = models.CharField(max_length=55, blank=True, default="", db_default="")
+    # Written only by the previous version (a bare trace id), which may still run while a deploy rolls out;
+    # nothing reads it. To be dropped by a later migration (docs/decisions.md).
+    trace_id = models.CharField(max_length=64, blank=True, default="", db_default="")
     saga_id = models.UUIDField(null=True, blank=True, db_index=True)
     # The producing app's HMAC (apps.messaging.signing): the relay carries it, holding no key itself.
     signature = models.CharField(max_length=100, blank=True, default="", db_default="")

@@ -8,7 +8,7 @@ from functools import partial
 from django.db import transaction
 
 from apps.common.sql import sql_insert, sql_insert_many
-from apps.common.trace import current_trace_id
+from apps.common.tracing import traceparent_current
 from apps.messaging.contracts import Contract
 from apps.messaging.dispatch import dispatch_for
 from apps.messaging.models import OutboxMessage
@@ -20,7 +20,7 @@ class OutboxOutsideTransaction(RuntimeError):
     """The outbox row would commit apart from the state change it announces."""
 
 
-def outbox_enqueue(*, using: str, message: Contract, trace_id: str = "") -> uuid.UUID:
+def outbox_enqueue(*, using: str, message: Contract) -> uuid.UUID:
     """Add ``message`` to the outbox of database ``using``; return the row's message_id.
 
     Must run inside ``transaction.atomic(using=using)``, so the message exists if
@@ -28,7 +28,9 @@ def outbox_enqueue(*, using: str, message: Contract, trace_id: str = "") -> uuid
     or, in a consumer or a web request, that process publishes the row itself
     (apps.messaging.dispatch).
 
-    The row carries the producing app's signature (apps.messaging.signing).
+    The row carries the producing app's signature (apps.messaging.signing) and
+    the traceparent of the current span, the one that writes it: the message's
+    publish and its handling continue that trace (apps.common.tracing).
 
     Raises OutboxOutsideTransaction when called outside such a transaction, and
     SigningKeyMissing when this process holds no key for the message's route.
@@ -43,7 +45,7 @@ def outbox_enqueue(*, using: str, message: Contract, trace_id: str = "") -> uuid
         "routing_key": message.routing_key,
         "message_type": type(message).__name__,
         "payload": body,
-        "trace_id": trace_id or current_trace_id(),
+        "traceparent": traceparent_current(),
         "saga_id": message.saga_id,
         "signature": message_sign(contract=type(message), message_id=message_id, body=body),
     }

@@ -20,9 +20,11 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import F
 from django.utils import timezone
+from opentelemetry import trace
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 
 from apps.common.sql import sql_execute, sql_in, sql_param, sql_rows, sql_uuid
-from apps.common.trace import traceparent_for
+from apps.common.tracing import trace_id_of, traceparent_context
 from apps.messaging.contracts import CONTRACTS
 from apps.messaging.faults import RELAY_AFTER_CLAIM, RELAY_AFTER_PUBLISH, crash_point
 from apps.messaging.metrics import BATCH_SIZE, PUBLISH_DURATION, PUBLISH_ERRORS, PUBLISH_FAILURES, PUBLISHED
@@ -38,6 +40,7 @@ from apps.messaging.topology import (
 )
 
 log = structlog.get_logger("messaging.relay")
+tracer = trace.get_tracer("apps.messaging")
 
 FAILED_ROW_BACKOFF = timedelta(seconds=5)
 
@@ -56,7 +59,8 @@ class Claimed(NamedTuple):
     routing_key: str
     message_type: str
     body: str
-    trace_id: str
+    # The span that wrote the row (apps.common.tracing): the publish span's parent.
+    traceparent: str
     saga_id: uuid.UUID | str | None
     publish_attempts: int
     # The producing app's signature, made when the row was written (apps.messaging.signing).
@@ -65,7 +69,7 @@ class Claimed(NamedTuple):
 
 # Oldest first, never by id watermark; the JSON payload is selected as the text it is stored as.
 CLAIM_SQL = (
-    "SELECT id, message_id, exchange, routing_key, message_type, payload, trace_id, saga_id, publish_attempts,"
+    "SELECT id, message_id, exchange, routing_key, message_type, payload, traceparent, saga_id, publish_attempts,"
     " signature"
     " FROM messaging_outbox WHERE dispatched_at IS NULL AND (retry_at IS NULL OR retry_at <= %s)"
     " ORDER BY id LIMIT %s"
@@ -107,7 +111,7 @@ def relay_dispatch_batch(*, using: str, publisher, batch_size: int) -> BatchResu
         BATCH_SIZE.labels(using).observe(len(rows))
         started = time.perf_counter()
         try:
-            result = publisher.publish_batch([outgoing(row) for row in rows])
+            result = publish_traced(publisher, rows)
         except PublishError:
             PUBLISH_ERRORS.labels(using).inc()
             raise
@@ -125,7 +129,7 @@ def relay_dispatch_batch(*, using: str, publisher, batch_size: int) -> BatchResu
             reason = result.failed.get(row.message_id)
             if reason is not None:
                 _record_failure(using, row, reason)
-    trace_ids = [row.trace_id for row in rows]
+    trace_ids = [trace_id_of(row.traceparent) for row in rows]
     note_published(log, using, published=len(confirmed), failed=len(result.failed), trace_ids=trace_ids)
     return BatchResult(len(rows), len(confirmed), len(result.failed))
 
@@ -207,22 +211,67 @@ def _uuid_text(value) -> str | None:
     return str(sql_uuid(value))
 
 
-def outgoing(row: Claimed) -> Outgoing:
-    """The broker message for an outbox row: its stored body, its producer's signature, its trace and saga."""
-    headers = {TRACE_ID_HEADER: row.trace_id, RETRY_COUNT: 0, SCHEMA_VERSION_HEADER: 1}
+def publish_traced(publisher, rows: list[Claimed]):
+    """Publish ``rows`` in one batch, each in a producer span whose parent is the span that wrote the row.
+
+    A message carries its publish span's traceparent, so the consumer's span is
+    that span's child. A span ends when the batch's confirms are in; one the
+    broker refused, or a batch that failed, has an error status. Raises PublishError.
+    """
+    spans = [
+        tracer.start_span(
+            f"publish {row.exchange}", context=traceparent_context(row.traceparent), kind=SpanKind.PRODUCER
+        )
+        for row in rows
+    ]
+    try:
+        result = publisher.publish_batch(
+            [outgoing(row, span.get_span_context()) for row, span in zip(rows, spans, strict=True)]
+        )
+    except BaseException as exc:
+        for span in spans:
+            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+            span.end()
+        raise
+    for row, span in zip(rows, spans, strict=True):
+        if span.is_recording():
+            span.set_attributes(
+                {
+                    "messaging.system": "rabbitmq",
+                    "messaging.operation.name": "publish",
+                    "messaging.destination.name": row.exchange,
+                    "messaging.rabbitmq.destination.routing_key": row.routing_key,
+                    "messaging.message.id": str(row.message_id),
+                }
+            )
+            reason = result.failed.get(str(row.message_id))
+            if reason is not None:
+                span.set_status(Status(StatusCode.ERROR, reason))
+        span.end()
+    return result
+
+
+def outgoing(row: Claimed, span: SpanContext | None = None) -> Outgoing:
+    """The broker message for an outbox row: its stored body, its producer's signature, its trace and saga.
+
+    ``traceparent`` names ``span`` (the publish span), else the span that wrote the
+    row; ``trace_id`` is the trace's id, as the seed's consumers read it. Neither
+    header is signed: a wrong one misplaces a trace, never a message's effect.
+    """
+    traceparent = row.traceparent
+    if span is not None and span.is_valid:
+        traceparent = f"00-{span.trace_id:032x}-{span.span_id:016x}-{span.trace_flags:02x}"
+    headers = {TRACE_ID_HEADER: trace_id_of(traceparent), RETRY_COUNT: 0, SCHEMA_VERSION_HEADER: 1}
+    if traceparent:
+        headers[TRACEPARENT_HEADER] = traceparent
     if row.signature:
         # A row written before messages were signed goes out unsigned (see MESSAGING_ACCEPT_UNSIGNED).
         headers[PRODUCER_HEADER] = CONTRACTS[row.routing_key].producer
         headers[SIGNATURE_HEADER] = row.signature
     if row.saga_id:
         headers[SAGA_ID_HEADER] = str(row.saga_id)
-    message_id = str(row.message_id)
-    # The span is the message id's first 16 hex digits.
-    traceparent = traceparent_for(row.trace_id, span_id=f"{message_id[:8]}{message_id[9:13]}{message_id[14:18]}")
-    if traceparent:
-        headers[TRACEPARENT_HEADER] = traceparent
     return Outgoing(
-        message_id=message_id,
+        message_id=str(row.message_id),
         exchange=row.exchange,
         routing_key=row.routing_key,
         body=row.body.encode(),

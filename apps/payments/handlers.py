@@ -21,7 +21,7 @@ def on_process_payment(message: ProcessPayment, context: HandlerContext) -> None
         success=payment.status == PaymentStatus.SUCCESS,
         reason=_charge_reason(payment),
     )
-    outbox_enqueue(using=DATABASE, message=reply, trace_id=context.trace_id)
+    outbox_enqueue(using=DATABASE, message=reply)
 
 
 def on_refund_payment(message: RefundPayment, context: HandlerContext) -> None:
@@ -38,7 +38,7 @@ def on_refund_payment(message: RefundPayment, context: HandlerContext) -> None:
         success=not declined,
         reason=declined or ("" if payment.status == PaymentStatus.REFUNDED else "nothing was charged"),
     )
-    outbox_enqueue(using=DATABASE, message=reply, trace_id=context.trace_id)
+    outbox_enqueue(using=DATABASE, message=reply)
 
 
 def _charge_reason(payment) -> str:

@@ -447,6 +447,17 @@ METRICS_PORT = env.int("METRICS_PORT", default=0)
 METRICS_PUBLIC = env.bool("METRICS_PUBLIC", default=True)
 METRICS_ADDRESS = env.str("METRICS_ADDRESS", default="127.0.0.1")
 
+# Where this process's spans go (apps/common/tracing.py): none (the default: spans get ids, for the logs
+# and the messages, and nothing is recorded), console (stdout), file (JSON lines appended to
+# OTEL_TRACES_FILE) or otlp (to OTEL_EXPORTER_OTLP_ENDPOINT, which the exporter reads itself).
+OTEL_TRACES_EXPORTER = env.str("OTEL_TRACES_EXPORTER", default="none")
+if OTEL_TRACES_EXPORTER not in ("none", "console", "file", "otlp"):
+    raise ImproperlyConfigured(
+        f"OTEL_TRACES_EXPORTER must be none, console, file or otlp, not {OTEL_TRACES_EXPORTER!r}."
+    )
+OTEL_TRACES_FILE = env.str("OTEL_TRACES_FILE", default=str(VAR_DIR / "traces" / f"{SERVICE_NAME}.jsonl"))
+OTEL_SERVICE_NAME = env.str("OTEL_SERVICE_NAME", default=SERVICE_NAME)
+
 LOG_FORMAT = env.str("LOG_FORMAT", default="console")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING_CONFIG = None  # config.logging configures stdlib logging and structlog once.

@@ -30,3 +30,6 @@ STATIC_ROOT = None
 # Each test starts with empty throttle counters (conftest clears this cache): never a shared Redis,
 # whatever REDIS_URL the shell has. Tests of the Redis cache set their own, with their own key prefix.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Nothing is recorded unless a test asks for it (apps.common.tracing.tracing_export_to), whatever the shell says.
+OTEL_TRACES_EXPORTER = "none"

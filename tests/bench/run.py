@@ -422,7 +422,7 @@ def _insert_rows(outbox, count: int) -> list[int]:
                 routing_key=message.routing_key,
                 message_type="ReserveInventory",
                 payload=message.to_body(),
-                trace_id=uuid.uuid4().hex,
+                traceparent=f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01",
                 saga_id=message.saga_id,
             )
         )

@@ -109,7 +109,7 @@ def test_unreadable_content_length_is_400():
 
 
 @pytest.mark.django_db(databases=ALL_DATABASES)
-def test_errors_echo_the_trace_id(api_client):
+def test_errors_echo_the_request_id(api_client):
     response = api_client.get("/orders/abc", HTTP_X_REQUEST_ID="trace-abc-1")
 
     assert_json_error(response, 400, "INVALID_ID")

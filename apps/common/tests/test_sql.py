@@ -47,7 +47,7 @@ def test_an_inserted_row_reads_back_as_the_orm_would_have_written_it():
     row = OutboxMessage.objects.using("orders").get(pk=pk)
     assert (row.message_id, row.saga_id) == (message_id, saga_id)
     assert row.payload == {"order_id": 7, "amount": "9.50", "note": "naïve"}
-    assert (row.trace_id, row.publish_attempts, row.dispatched_at, row.retry_at) == ("", 0, None, None)
+    assert (row.traceparent, row.publish_attempts, row.dispatched_at, row.retry_at) == ("", 0, None, None)
     assert row.created_at.tzinfo is not None
 
 
@@ -229,12 +229,12 @@ def test_in_a_batch_a_savepoint_s_error_fails_the_batch_instead():
 @given(
     attempts=st.integers(min_value=0, max_value=2**31 - 1) | st.booleans(),
     text=st.text(max_size=100),
-    trace_id=st.text(max_size=64) | st.none(),
+    traceparent=st.text(max_size=55) | st.none(),
     at=AWARE_DATETIMES | st.none(),
     payload=st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5), max_size=3),
 )
 def test_plain_values_skip_their_field_s_preparation_only_where_it_would_return_them_as_they_are(
-    attempts, text, trace_id, at, payload
+    attempts, text, traceparent, at, payload
 ):
     values = {
         "message_id": uuid.uuid4(),
@@ -242,7 +242,7 @@ def test_plain_values_skip_their_field_s_preparation_only_where_it_would_return_
         "routing_key": "inventory.reserve",
         "message_type": text,
         "payload": payload,
-        "trace_id": trace_id,
+        "traceparent": traceparent,
         "saga_id": None,
         "created_at": at,
         "retry_at": at,

@@ -116,7 +116,7 @@ def test_conservation_holds_through_every_kind_of_move(product):
 def handle_commit(order_id: int) -> list[OutboxMessage]:
     """Run the consumer's handler for a commit of ``order_id``; return the replies it wrote."""
     command = CommitInventory(saga_id=SAGA_ID, order_id=order_id, lines=wire(1, 3))
-    context = HandlerContext(using="inventory", message_id=uuid.uuid4(), routing_key=command.routing_key, trace_id="t")
+    context = HandlerContext(using="inventory", message_id=uuid.uuid4(), routing_key=command.routing_key)
     in_consumer(lambda: on_commit(command, context))
     return list(OutboxMessage.objects.using("inventory").filter(routing_key="inventory.committed"))
 

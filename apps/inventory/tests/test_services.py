@@ -7,7 +7,7 @@ import uuid
 import pytest
 from django.db import transaction
 
-from apps.common.trace import trace_clear
+from apps.common.tests.tracing import CALLER_TRACEPARENT, continues, in_span
 from apps.inventory.handlers import on_release, on_reserve
 from apps.inventory.models import Inventory, InventoryAction, InventoryLog, InventoryOutcome
 from apps.inventory.services import (
@@ -64,7 +64,7 @@ def replies() -> list[OutboxMessage]:
 
 
 def context(routing_key: str) -> HandlerContext:
-    return HandlerContext(using="inventory", message_id=uuid.uuid4(), routing_key=routing_key, trace_id="trace-inv-1")
+    return HandlerContext(using="inventory", message_id=uuid.uuid4(), routing_key=routing_key)
 
 
 # --- reserve -----------------------------------------------------------------
@@ -301,7 +301,7 @@ def test_on_reserve_replies_once_with_the_decision():
     Inventory.objects.create(product_id=1, available_qty=10, unit_price=PRICE)
     command = ReserveInventory(saga_id=SAGA_ID, order_id=100, lines=wire(1, 3))
 
-    with transaction.atomic(using="inventory"):
+    with transaction.atomic(using="inventory"), in_span() as handling:
         on_reserve(command, context(command.routing_key))
 
     [row] = replies()
@@ -310,7 +310,7 @@ def test_on_reserve_replies_once_with_the_decision():
         "inventory.reserved",
         "InventoryReserved",
     )
-    assert (row.saga_id, row.trace_id, row.dispatched_at) == (SAGA_ID, "trace-inv-1", None)
+    assert (row.saga_id, row.traceparent, row.dispatched_at) == (SAGA_ID, handling, None)
     assert InventoryReserved.from_body(row.payload) == InventoryReserved(
         saga_id=SAGA_ID, order_id=100, lines=wire(1, 3, PRICE), success=True, currency="USD"
     )
@@ -348,7 +348,7 @@ def test_on_release_replies_with_what_the_log_gave_back():
     reserve(order_id=100, product_id=1, quantity=3)
     command = ReleaseInventory(saga_id=SAGA_ID, order_id=100, lines=wire(2, 7))
 
-    with transaction.atomic(using="inventory"):
+    with transaction.atomic(using="inventory"), in_span() as handling:
         on_release(command, context(command.routing_key))
 
     assert stock(1) == (10, 0)
@@ -359,7 +359,7 @@ def test_on_release_replies_with_what_the_log_gave_back():
         "inventory.released",
         "InventoryReleased",
     )
-    assert (row.saga_id, row.trace_id) == (SAGA_ID, "trace-inv-1")
+    assert (row.saga_id, row.traceparent) == (SAGA_ID, handling)
     assert InventoryReleased.from_body(row.payload) == InventoryReleased(
         saga_id=SAGA_ID, order_id=100, lines=wire(1, 3), success=True
     )
@@ -392,14 +392,13 @@ def deliver():
             routing_key=message.routing_key,
             body=message.to_body(),
             message_id=message_id,
-            headers={"trace_id": "trace-inv-2"},
+            headers={"traceparent": CALLER_TRACEPARENT},
         )
         if body is not None:
             delivery = dataclasses.replace(delivery, body=body)
         return handle_delivery(spec, delivery)
 
-    yield send
-    trace_clear()
+    return send
 
 
 @pytest.mark.django_db(databases=INVENTORY_DB, transaction=True)
@@ -416,7 +415,8 @@ def test_a_delivery_seen_twice_takes_effect_once(deliver):
     assert stock(1) == (7, 3)
     assert InboxMessage.objects.using("inventory").count() == 1
     [row] = replies()
-    assert row.trace_id == "trace-inv-2"
+    # The reply continues the command's trace, from the span the consumer handled it in.
+    assert continues(row.traceparent, CALLER_TRACEPARENT)
     assert InventoryReserved.from_body(row.payload).success is True
 
 

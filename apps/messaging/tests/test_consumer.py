@@ -8,6 +8,7 @@ import pytest
 from django.db import OperationalError
 from kombu import Connection, Producer
 
+from apps.common.tests.tracing import CALLER_TRACEPARENT, continues
 from apps.messaging.contracts import InventoryReserved, ReserveInventory, StockLine
 from apps.messaging.models import InboxMessage, OutboxMessage
 from apps.messaging.outbox import outbox_enqueue
@@ -29,7 +30,7 @@ def reply(message, context):
         lines=message.lines,
         success=True,
     )
-    outbox_enqueue(using="orders", message=answer, trace_id=context.trace_id)
+    outbox_enqueue(using="orders", message=answer)
 
 
 def publish(url, body, *, message_id=None, routing_key="inventory.reserve", headers=None):
@@ -42,7 +43,7 @@ def publish(url, body, *, message_id=None, routing_key="inventory.reserve", head
             exchange="saga.commands",
             routing_key=routing_key,
             message_id=message_id,
-            headers={"trace_id": "t-1", **signature, **(headers or {})},
+            headers={"traceparent": CALLER_TRACEPARENT, **signature, **(headers or {})},
             content_type="application/json",
             content_encoding="utf-8",
             delivery_mode=2,
@@ -80,7 +81,10 @@ def test_a_message_delivered_twice_takes_effect_once(run_consumer, rabbitmq_vhos
 
     assert replies() == 2
     assert InboxMessage.objects.using("orders").filter(message_id=message_id).count() == 1
-    assert OutboxMessage.objects.using("orders").filter(trace_id="t-1").count() == 2
+    # Each reply continues the command's trace, from the span its handling ran in.
+    spans = [row.traceparent for row in OutboxMessage.objects.using("orders")]
+    assert all(continues(traceparent, CALLER_TRACEPARENT) for traceparent in spans)
+    assert len(set(spans)) == 2
 
 
 def test_malformed_bodies_go_to_the_dlq_and_the_consumer_keeps_going(run_consumer, rabbitmq_vhost):

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from kombu import Connection
 
+from apps.common.tests.tracing import CALLER_TRACEPARENT, TRACE_ID, continues
 from apps.messaging.contracts import InventoryReserved, StockLine
 from apps.messaging.dispatch import AfterCommitDispatch, dispatching_after_commit
 from apps.messaging.models import OutboxMessage
@@ -49,7 +50,10 @@ def test_a_consumer_publishes_its_replies_and_marks_them_without_a_relay(run_con
     for message in received:
         row = rows[message.properties["message_id"]]
         assert json.loads(message.body) == row.payload
-        assert message.headers["trace_id"] == "t-1"
+        # The command's trace, from the reply's publish span, the child of the consumer's span.
+        assert message.headers["trace_id"] == TRACE_ID
+        assert continues(message.headers["traceparent"], row.traceparent)
+        assert continues(row.traceparent, CALLER_TRACEPARENT)
         # Held back from the relay when written: the consumer had it first.
         assert row.retry_at > row.created_at
 
@@ -63,7 +67,7 @@ def test_rows_a_consumer_could_not_publish_go_out_through_the_relay_after_the_gr
         saga_id=uuid.uuid4(), order_id=7, lines=(StockLine(product_id=5, quantity=1),), success=True
     )
     with dispatching_after_commit(dispatch), transaction.atomic(using="orders"):
-        outbox_enqueue(using="orders", message=message, trace_id="t-2")
+        outbox_enqueue(using="orders", message=message)
 
     assert dispatch.flush() == 0
     row = outbox.get()

@@ -111,7 +111,7 @@ def consumer(rabbitmq_vhost, settings):
             lines=message.lines,
             success=True,
         )
-        outbox_enqueue(using="orders", message=answer, trace_id=context.trace_id)
+        outbox_enqueue(using="orders", message=answer)
 
     with running_consumer(rabbitmq_vhost, handler):
         wait_for(lambda: "missing" not in dlq("list"), "the consumer declared its queues")

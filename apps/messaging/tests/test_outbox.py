@@ -6,6 +6,7 @@ import pytest
 from django.db import connections, transaction
 from prometheus_client import REGISTRY
 
+from apps.common.tests.tracing import in_span
 from apps.messaging.contracts import ReserveInventory, StockLine
 from apps.messaging.models import OutboxMessage
 from apps.messaging.outbox import OutboxOutsideTransaction, outbox_batched, outbox_enqueue
@@ -31,15 +32,15 @@ def test_a_batch_inserts_its_rows_together_at_the_end_of_the_block():
     statements = "django_db_execute_many_total"
     before = REGISTRY.get_sample_value(statements, {"alias": "orders", "vendor": _vendor()}) or 0
     with transaction.atomic(using="orders"):
-        with outbox_batched(using="orders"):
-            ids = [outbox_enqueue(using="orders", message=reserve(order_id), trace_id="t-9") for order_id in (1, 2, 3)]
+        with outbox_batched(using="orders"), in_span() as writing:
+            ids = [outbox_enqueue(using="orders", message=reserve(order_id)) for order_id in (1, 2, 3)]
             assert not outbox().exists(), "nothing is written until the block ends"
         assert outbox().count() == 3
 
     rows = list(outbox().order_by("id"))
     assert [row.message_id for row in rows] == ids
     assert [row.payload["order_id"] for row in rows] == [1, 2, 3]
-    assert {row.trace_id for row in rows} == {"t-9"}
+    assert {row.traceparent for row in rows} == {writing}
     assert REGISTRY.get_sample_value(statements, {"alias": "orders", "vendor": _vendor()}) - before == 3
 
 

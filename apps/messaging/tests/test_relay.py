@@ -11,6 +11,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 from kombu import Connection
 
+from apps.common.tests.tracing import continues
 from apps.messaging.contracts import ReserveInventory, StockLine
 from apps.messaging.follower import RelayFollower, relay_follows
 from apps.messaging.models import OutboxMessage
@@ -36,7 +37,7 @@ def add_rows(count: int, *, routing_key: str = "inventory.reserve") -> list[Outb
                 routing_key=routing_key,
                 message_type="ReserveInventory",
                 payload=message.to_body(),
-                trace_id=f"trace-{order_id}",
+                traceparent=f"00-{order_id:032x}-{order_id:016x}-01",
                 saga_id=message.saga_id,
             )
         )
@@ -62,7 +63,13 @@ def test_relay_publishes_persistent_messages_with_ids_and_marks_them(rabbitmq_vh
     headers = message.properties["application_headers"]
     assert message.properties["delivery_mode"] == 2
     assert message.properties["content_type"] == "application/json"
-    assert (headers["trace_id"], headers["saga_id"], headers["x-retry-count"]) == (row.trace_id, str(row.saga_id), 0)
+    assert (headers["trace_id"], headers["saga_id"], headers["x-retry-count"]) == (
+        row.traceparent[3:35],
+        str(row.saga_id),
+        0,
+    )
+    # The relay's publish span, a child of the span that wrote the row.
+    assert continues(headers["traceparent"], row.traceparent)
     assert json.loads(message.body) == row.payload
     publisher.close()
 

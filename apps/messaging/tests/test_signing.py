@@ -9,6 +9,7 @@ from django.core.checks import run_checks
 from django.db import transaction
 from prometheus_client import REGISTRY
 
+from apps.common.tests.tracing import CALLER_TRACEPARENT
 from apps.messaging.consumer import ConsumerSpec, Delivery, Outcome, handle_delivery
 from apps.messaging.contracts import CONTRACTS, ProcessPayment, ReserveInventory, StockLine
 from apps.messaging.models import InboxMessage, OutboxMessage
@@ -180,7 +181,7 @@ def test_the_outbox_row_carries_its_producers_signature_and_the_relay_sends_it()
             routing_key=row.routing_key,
             message_type=row.message_type,
             body=json.dumps(row.payload),
-            trace_id=row.trace_id,
+            traceparent=CALLER_TRACEPARENT,
             saga_id=row.saga_id,
             publish_attempts=0,
             signature=row.signature,
@@ -191,6 +192,10 @@ def test_the_outbox_row_carries_its_producers_signature_and_the_relay_sends_it()
     assert sent.headers[SIGNATURE_HEADER] == row.signature
     delivery = Delivery(body=sent.body, routing_key=sent.routing_key, message_id=sent.message_id, headers=sent.headers)
     assert verify(delivery) is True
+    # The trace headers are not signed: a relay or a redrive may set them, and a wrong one misplaces only a trace.
+    assert sent.headers["traceparent"] == CALLER_TRACEPARENT
+    retraced = {**sent.headers, "traceparent": f"00-{'1' * 32}-{'2' * 16}-01", "trace_id": "1" * 32}
+    assert verify(dataclasses.replace(delivery, headers=retraced)) is True
 
 
 def test_the_signature_covers_the_meaning_of_the_body_not_its_bytes():

@@ -202,7 +202,7 @@ def saga_send(saga: SagaState, order: Order, commands: tuple[Action | Notice, ..
     if any(command.command is RefundPayment for command in commands):
         order.charged_by = store_placement_saga_id(order_id=order.pk)
     for command in commands:
-        outbox_enqueue(using=DATABASE, message=command.make(saga, order), trace_id=saga.trace_id)
+        outbox_enqueue(using=DATABASE, message=command.make(saga, order))
 
 
 def saga_record(context: StepContext, *, from_status: str, from_step: str) -> None:

@@ -52,7 +52,7 @@ def staff_without_permissions_client(staff_user):
 
 @pytest.mark.django_db(databases=ORDERS_AND_USERS_DB)
 def test_place_order_creates_order_saga_and_reserve_command(client):
-    response = client.post("/orders", VALID_ORDER, format="json", HTTP_X_REQUEST_ID="trace-place-1")
+    response = client.post("/orders", VALID_ORDER, format="json", HTTP_X_REQUEST_ID="request-place-1")
 
     assert response.status_code == 201
     body = response.json()
@@ -69,11 +69,13 @@ def test_place_order_creates_order_saga_and_reserve_command(client):
     saga = SagaState.objects.using("orders").get(order_id=order.pk)
     assert str(saga.saga_id) == body["saga_id"]
     assert (saga.status, saga.current_step) == (SagaStatus.IN_PROGRESS, SagaStep.RESERVING_INVENTORY)
-    assert saga.trace_id == "trace-place-1"
+    # The saga names the request's trace; its first command was written in the request's span.
+    assert response["X-Request-ID"] == "request-place-1"
+    assert saga.trace_id == response["traceparent"].split("-")[1]
     outbox = OutboxMessage.objects.using("orders").get()
     assert outbox.routing_key == "inventory.reserve"
     assert outbox.saga_id == saga.saga_id
-    assert outbox.trace_id == "trace-place-1"
+    assert outbox.traceparent == response["traceparent"]
     assert outbox.dispatched_at is None
     assert outbox.payload["saga_id"] == body["saga_id"]
     assert outbox.payload["order_id"] == order.pk

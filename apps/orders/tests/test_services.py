@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from apps.common.tests.sql import AWARE_DATETIMES, prepared_both_ways
-from apps.common.trace import trace_clear
+from apps.common.tests.tracing import CALLER_TRACEPARENT, continues, in_span
 from apps.messaging.consumer import ConsumerSpec, Outcome, Unprocessable, handle_batch, handle_delivery
 from apps.messaging.contracts import (
     CONTRACTS,
@@ -110,7 +110,8 @@ def dispatch_everything() -> None:
 
 @pytest.mark.django_db(databases=ORDERS_DB)
 def test_place_creates_a_pending_order_its_saga_and_the_reserve_command():
-    saga = place()
+    with in_span() as placing:
+        saga = place()
 
     order = Order.objects.get(pk=saga.order_id)
     assert (order.user_id, order.total_amount, order.price_overridden) == (7, Decimal("19.98"), True)
@@ -129,7 +130,8 @@ def test_place_creates_a_pending_order_its_saga_and_the_reserve_command():
         "inventory.reserve",
         "ReserveInventory",
     )
-    assert (row.saga_id, row.trace_id, row.dispatched_at) == (saga.saga_id, TRACE_ID, None)
+    # The command continues the trace of the span that placed the order.
+    assert (row.saga_id, row.traceparent, row.dispatched_at) == (saga.saga_id, placing, None)
     assert parsed(row) == ReserveInventory(saga_id=saga.saga_id, order_id=order.pk, lines=LINE, price_override=True)
 
 
@@ -193,11 +195,7 @@ def test_happy_path_reserves_then_charges_then_confirms():
     )
     assert Order.objects.get(pk=saga.order_id).status == OrderStatus.PENDING
     _, payment = commands(saga)
-    assert (payment.routing_key, payment.message_type, payment.trace_id) == (
-        "payment.process",
-        "ProcessPayment",
-        TRACE_ID,
-    )
+    assert (payment.routing_key, payment.message_type) == ("payment.process", "ProcessPayment")
     assert parsed(payment) == ProcessPayment(
         saga_id=saga.saga_id, order_id=saga.order_id, amount=Decimal("19.98"), user_id=7
     )
@@ -230,7 +228,7 @@ def test_a_failed_payment_compensates_by_releasing_the_stock():
     order = Order.objects.get(pk=saga.order_id)
     assert (order.status, order.failure_reason) == (OrderStatus.FAILED, "payment declined")
     release = commands(saga)[-1]
-    assert (release.routing_key, release.trace_id) == ("inventory.release", TRACE_ID)
+    assert release.routing_key == "inventory.release"
     assert parsed(release) == ReleaseInventory(saga_id=saga.saga_id, order_id=saga.order_id, lines=LINE)
 
     apply(saga, RELEASED)
@@ -416,14 +414,16 @@ def test_recover_resends_the_current_steps_command_of_an_idle_saga(history, rout
     make_idle(saga)
     last = commands(saga)[-1]
 
-    resent = saga_recover(older_than=IDLE)
+    with in_span() as recovering:
+        resent = saga_recover(older_than=IDLE)
 
     assert resent == 1
     *_, previous, fresh = commands(saga)
     assert previous == last
     assert fresh.routing_key == routing_key == last.routing_key
     assert fresh.message_id != last.message_id
-    assert (fresh.payload, fresh.trace_id, fresh.dispatched_at) == (last.payload, TRACE_ID, None)
+    # A re-send is the recovery's doing: it continues the recovery's trace (the saga keeps the placement's id).
+    assert (fresh.payload, fresh.traceparent, fresh.dispatched_at) == (last.payload, recovering, None)
 
 
 @pytest.mark.django_db(databases=ORDERS_DB)
@@ -523,12 +523,11 @@ def deliver():
             routing_key=message.routing_key,
             body=message.to_body(),
             message_id=message_id,
-            headers={"trace_id": TRACE_ID},
+            headers={"traceparent": CALLER_TRACEPARENT},
         )
         return handle_delivery(spec, delivery)
 
-    yield send
-    trace_clear()
+    return send
 
 
 def reserved_event(saga: SagaState, **changes) -> InventoryReserved:
@@ -551,6 +550,10 @@ def test_replies_delivered_through_the_consumer_drive_the_saga(deliver):
     assert (stored.status, stored.current_step) == (SagaStatus.COMPENSATED, SagaStep.DONE)
     assert Order.objects.get(pk=saga.order_id).status == OrderStatus.COMPENSATED
     assert [row.routing_key for row in commands(saga)] == ["inventory.reserve", "payment.process", "inventory.release"]
+    # Each next command continues the reply's trace, from the span the orders consumer handled it in.
+    _, *next_commands = commands(saga)
+    assert all(continues(row.traceparent, CALLER_TRACEPARENT) for row in next_commands)
+    assert results[1].span.span_id == int(next_commands[1].traceparent.split("-")[2], 16)
 
 
 @pytest.mark.django_db(databases=ORDERS_DB, transaction=True)

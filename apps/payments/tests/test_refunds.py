@@ -32,7 +32,7 @@ def refund(order_id: int = 100) -> Payment:
 
 
 def handle(handler, command) -> None:
-    context = HandlerContext(using="payments", message_id=uuid.uuid4(), routing_key=command.routing_key, trace_id="t")
+    context = HandlerContext(using="payments", message_id=uuid.uuid4(), routing_key=command.routing_key)
     in_consumer(lambda: handler(command, context))
 
 

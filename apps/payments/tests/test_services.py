@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.db import transaction
 
-from apps.common.trace import trace_clear
+from apps.common.tests.tracing import CALLER_TRACEPARENT, continues, in_span
 from apps.messaging.consumer import ConsumerSpec, HandlerContext, Outcome, handle_delivery
 from apps.messaging.contracts import PaymentProcessed, ProcessPayment
 from apps.messaging.models import InboxMessage, OutboxMessage
@@ -25,12 +25,12 @@ def process(*, order_id: int = 100, amount: Decimal = Decimal("19.99")) -> Payme
         return payment_process(order_id=order_id, saga_id=SAGA_ID, amount=amount)
 
 
-def handle(command: ProcessPayment) -> None:
-    context = HandlerContext(
-        using="payments", message_id=uuid.uuid4(), routing_key=command.routing_key, trace_id="trace-pay-1"
-    )
-    with transaction.atomic(using="payments"):
+def handle(command: ProcessPayment) -> str:
+    """Run the handler in the consumer's transaction and a span; return the span's traceparent."""
+    context = HandlerContext(using="payments", message_id=uuid.uuid4(), routing_key=command.routing_key)
+    with transaction.atomic(using="payments"), in_span() as handling:
         on_process_payment(command, context)
+    return handling
 
 
 def replies() -> list[OutboxMessage]:
@@ -92,12 +92,12 @@ def test_charges_of_different_orders_are_separate_payments(settings):
 def test_on_process_payment_replies_once_with_the_outcome(settings, rate, success, reason):
     settings.PAYMENT_FAILURE_RATE = rate
 
-    handle(ProcessPayment(saga_id=SAGA_ID, order_id=100, amount=Decimal("19.99")))
+    handling = handle(ProcessPayment(saga_id=SAGA_ID, order_id=100, amount=Decimal("19.99")))
 
     payment = Payment.objects.get(order_id=100)
     [row] = replies()
     assert (row.exchange, row.routing_key, row.message_type) == ("saga.events", "payment.processed", "PaymentProcessed")
-    assert (row.saga_id, row.trace_id, row.dispatched_at) == (SAGA_ID, "trace-pay-1", None)
+    assert (row.saga_id, row.traceparent, row.dispatched_at) == (SAGA_ID, handling, None)
     assert PaymentProcessed.from_body(row.payload) == PaymentProcessed(
         saga_id=SAGA_ID, order_id=100, transaction_id=payment.transaction_id, success=success, reason=reason
     )
@@ -131,12 +131,11 @@ def deliver():
             routing_key=message.routing_key,
             body=message.to_body(),
             message_id=message_id,
-            headers={"trace_id": "trace-pay-2"},
+            headers={"traceparent": CALLER_TRACEPARENT},
         )
         return handle_delivery(spec, delivery)
 
-    yield send
-    trace_clear()
+    return send
 
 
 @pytest.mark.django_db(databases=PAYMENTS_DB, transaction=True)
@@ -153,7 +152,7 @@ def test_a_payment_delivery_seen_twice_charges_once(deliver, settings):
     assert payment.amount == Decimal("19.99")
     assert InboxMessage.objects.using("payments").count() == 1
     [row] = replies()
-    assert row.trace_id == "trace-pay-2"
+    assert continues(row.traceparent, CALLER_TRACEPARENT)
     assert PaymentProcessed.from_body(row.payload).transaction_id == payment.transaction_id
 
 
