@@ -49,9 +49,7 @@ def serve(side: str) -> None:
         from tests.bench.baseline import application
 
     def post(i: int) -> None:
-        body = json.dumps(
-            {"user_id": 1 + i % 1000, "product_id": 5001 + i % 10, "quantity": 1, "total_amount": "19.99"}
-        ).encode()
+        body = json.dumps({"lines": [{"product_id": 5001 + i % 10, "quantity": 1}]}).encode()
         environ = {
             "REQUEST_METHOD": "POST",
             "PATH_INFO": "/orders",
@@ -64,7 +62,7 @@ def serve(side: str) -> None:
             "wsgi.input": io.BytesIO(body),
             "wsgi.url_scheme": "http",
             "wsgi.errors": sys.stderr,
-            # The stack operator's token (ours checks it; the baseline has no authentication).
+            # A customer's token: both sides look it up.
             "HTTP_AUTHORIZATION": f"Bearer {os.environ.get('BENCH_TOKEN', '')}",
         }
         statuses = []
@@ -135,9 +133,13 @@ def main() -> None:
 
     os.environ.setdefault("TEST_RUN_ID", f"instr{int(time.time())}")
     with tempfile.TemporaryDirectory() as outdir:
-        stack = Stack(Path(outdir) / "stack", env={"LOG_LEVEL": "WARNING"}).create()
+        # One customer places every order and none is paid here: its open-order cap would refuse the 21st.
+        stack = Stack(
+            Path(outdir) / "stack", env={"LOG_LEVEL": "WARNING", "ORDER_MAX_OPEN_PER_CUSTOMER": "1000000"}
+        ).create()
         try:
-            env = {**stack.base_env, "PROMETHEUS_MULTIPROC_DIR": f"{outdir}/metrics", "BENCH_TOKEN": stack.token}
+            _, token = stack.customer("bench-customer")
+            env = {**stack.base_env, "PROMETHEUS_MULTIPROC_DIR": f"{outdir}/metrics", "BENCH_TOKEN": token}
             Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir()
             figures = {side: count(side, args.requests, env, outdir) / args.requests for side in SIDES}
         finally:
