@@ -456,7 +456,8 @@ if OTEL_TRACES_EXPORTER not in ("none", "console", "file", "otlp"):
         f"OTEL_TRACES_EXPORTER must be none, console, file or otlp, not {OTEL_TRACES_EXPORTER!r}."
     )
 OTEL_TRACES_FILE = env.str("OTEL_TRACES_FILE", default=str(VAR_DIR / "traces" / f"{SERVICE_NAME}.jsonl"))
-OTEL_SERVICE_NAME = env.str("OTEL_SERVICE_NAME", default=SERVICE_NAME)
+# Empty (as compose passes it when unset) is the same as unset: the process's own name.
+OTEL_SERVICE_NAME = env.str("OTEL_SERVICE_NAME", default="") or SERVICE_NAME
 
 LOG_FORMAT = env.str("LOG_FORMAT", default="console")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
