@@ -15,6 +15,7 @@ import contextlib
 import itertools
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -58,10 +59,27 @@ def rabbitmqctl(*args: str) -> None:
     subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
 
 
+# Below Linux's ephemeral range (32768-60999): a port the kernel picked (bind to 0) is one an outgoing
+# connection of any process may take before the process it was meant for binds it, as a consumer's
+# metrics port once was. Above RabbitMQ's and the cluster's distribution ports (25672, 25680s).
+_LISTEN_PORTS = range(27000, 32700)
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port nothing listens on, never handed out before in this run."""
+    start = random.randrange(len(_LISTEN_PORTS))
+    for port in itertools.chain(_LISTEN_PORTS[start:], _LISTEN_PORTS[:start]):
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free loopback port in {_LISTEN_PORTS}")
 
 
 class Stack:
