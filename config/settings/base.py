@@ -159,6 +159,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The remote-control queues (the relay's pidbox, Flower's and `celery inspect`'s replies) are not
+# exclusive. An exclusive queue belongs to the connection that declared it, and when a cluster node
+# restarts, its record can outlive that connection for a moment: the relay's reconnect to the next
+# node then met RESOURCE_LOCKED, which Celery takes as unrecoverable, and the relay stopped (a rolling
+# restart in `make test-cluster`). Still transient and auto-deleted, with the same expiry.
+CELERY_CONTROL_QUEUE_EXCLUSIVE = False
 # Named exchange and key, or Celery sends through the default exchange: a user allowed to write
 # there may put a message on any queue by name, the saga work queues included (apps/access/plan.py).
 RELAY_TASK_ROUTE = {"queue": "relay", "exchange": "relay", "routing_key": "relay"}
